@@ -1,0 +1,26 @@
+# Two entry points: `make demo` runs the quickstart pipeline on the bundled samples with an embedded
+# local Ray; `make test` runs the test suite. Both create the virtual environment they need.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export RAY_AUTH_MODE ?= disabled
+
+.PHONY: demo test lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/chardial run pipelines/quickstart.yaml --output out/quickstart --overwrite
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q -ra
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,136 @@
+"""The operator contract.
+
+An operator is a small class with a typed config (pydantic), the columns it reads and writes, the
+resources it needs, and a callable over a pyarrow table. Rows in == rows out: a filter never drops a row,
+it fills a reject reason and the pipeline routes the row to `rejects/`. Operators only see live rows
+(rows no earlier operator rejected).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar, Literal, Optional
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+from operators.columns import REJECT_DETAIL, REJECT_REASON
+
+
+class OperatorConfig(BaseModel):
+    """Base of every operator config: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Resources(BaseModel):
+    """What one instance of the operator needs, and how Ray runs it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpus: float = Field(1.0, gt=0, description="CPUs per task or actor (fractional for I/O-bound work).")
+    gpus: float = Field(0.0, ge=0, description="GPUs per task or actor.")
+    memory_mb: Optional[int] = Field(None, gt=0, description="Memory to reserve per task or actor.")
+    compute: Literal["tasks", "actors"] = Field("tasks", description="A task pool, or an actor pool for operators with a costly setup().")
+    actors: Optional[int] = Field(None, ge=1, description="Actor pool size (compute=actors); default autoscales 1..CPUs-1.")
+    batch_size: Optional[int] = Field(None, ge=1, description="Rows per call; default: whole blocks.")
+
+
+class Operator:
+    """A row-preserving step over pyarrow tables: `__call__(batch)` returns as many rows as it got."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type[OperatorConfig]] = OperatorConfig
+    reads: ClassVar[frozenset[str]] = frozenset()
+    writes: ClassVar[frozenset[str]] = frozenset()
+    new_fields: ClassVar[tuple[pa.Field, ...]] = ()
+    resources: ClassVar[Resources] = Resources()
+    summary: ClassVar[str] = ""
+
+    def __init__(self, config: OperatorConfig | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    def setup(self) -> None:
+        """Load models or lexicons once per task or actor."""
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        raise NotImplementedError
+
+
+class Filter(Operator):
+    """An operator that decides, per row, keep (None) or a reject reason."""
+
+    def verdicts(self, batch: pa.Table) -> tuple[list[Optional[str]], list[Optional[str]]]:
+        """Per row: the reject reason (None = keep) and a human-readable detail."""
+        raise NotImplementedError
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        reasons, details = self.verdicts(batch)
+        batch = batch.set_column(batch.schema.get_field_index(REJECT_REASON), REJECT_REASON, pa.array(reasons, pa.string()))
+        return batch.set_column(batch.schema.get_field_index(REJECT_DETAIL), REJECT_DETAIL, pa.array(details, pa.string()))
+
+
+class GlobalOperator(Operator):
+    """An operator that needs to see all rows sharing a key: map (`keyed`) -> group by `key` -> `reduce`.
+
+    On Ray this is `map_batches(keyed)` then `groupby(key).map_groups(reduce)`; in-process it is the
+    same two functions over one table. `reduce` gets every live row with one key value and returns them
+    all, with rejects marked.
+    """
+
+    key: ClassVar[str]
+
+    def keyed(self, batch: pa.Table) -> pa.Table:
+        """Add the grouping key column (and anything the reduce needs)."""
+        raise NotImplementedError
+
+    def reduce(self, group: pa.Table) -> pa.Table:
+        raise NotImplementedError
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        """In-process: the whole table at once."""
+        import pyarrow.compute as pc
+
+        batch = self.keyed(batch)
+        if batch.num_rows == 0:
+            return batch
+        order = pc.sort_indices(batch, sort_keys=[(self.key, "ascending")])
+        batch = batch.take(order)
+        keys = batch.column(self.key).to_pylist()
+        pieces, start = [], 0
+        for index in range(1, len(keys) + 1):
+            if index == len(keys) or keys[index] != keys[start]:
+                pieces.append(self.reduce(batch.slice(start, index - start)))
+                start = index
+        return pa.concat_tables(pieces)
+
+
+class SourceConfig(OperatorConfig):
+    paths: list[str] = Field(min_length=1, description="Files, folders or glob patterns; relative paths are relative to the pipeline file.")
+
+
+class Source:
+    """Reads input files into working-schema tables; bad records become reject rows, never exceptions."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type[SourceConfig]] = SourceConfig
+    suffixes: ClassVar[tuple[str, ...]] = ()
+    summary: ClassVar[str] = ""
+
+    def __init__(self, config: SourceConfig) -> None:
+        self.config = config
+
+    def read(self, path: str, rows_per_block: int) -> Iterator[pa.Table]:
+        """Yield working-schema tables for one file; every input record yields exactly one row."""
+        raise NotImplementedError
+
+
+def describe(cls: Any) -> dict[str, Any]:
+    """A JSON-friendly description of an operator class, for docs and `chardial operators`."""
+    return {
+        "name": cls.name,
+        "summary": cls.summary,
+        "config": cls.Config.model_json_schema(),
+        "reads": sorted(getattr(cls, "reads", ())),
+        "writes": sorted(getattr(cls, "writes", ())),
+    }
