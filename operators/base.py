@@ -8,13 +8,48 @@ it fills a reject reason and the pipeline routes the row to `rejects/`. Operator
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Optional
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from operators.columns import REJECT_DETAIL, REJECT_REASON
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a running operator may know about its run: the id and where side tables are staged.
+
+    Side tables (quotes, preference pairs, profiles) are written with `side_output`; the pipeline
+    publishes `staging_dir/<table>/` as `OUTPUT/<table>/` with the rest of the run, atomically.
+    """
+
+    run_id: str = "local"
+    staging_dir: Optional[str] = None
+
+    def side_output(self, table: str, part: pa.Table) -> Optional[str]:
+        """Write one part of a side table; the file name is a hash of the content, so a retried task
+        rewrites the same file instead of duplicating rows. Returns the path, or None when empty."""
+        if part.num_rows == 0:
+            return None
+        if self.staging_dir is None:
+            raise RuntimeError(f"side table {table!r} written outside a run: no staging directory in the run context")
+        import pyarrow.parquet as pq
+
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, part.schema) as writer:
+            writer.write_table(part)
+        digest = hashlib.blake2b(sink.getvalue().to_pybytes(), digest_size=12).hexdigest()
+        directory = os.path.join(self.staging_dir, table)
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, f"part-{digest}.parquet")
+        pq.write_table(part, path + ".tmp", compression="zstd")
+        os.replace(path + ".tmp", path)
+        return path
 
 
 class OperatorConfig(BaseModel):
@@ -47,8 +82,9 @@ class Operator:
     resources: ClassVar[Resources] = Resources()
     summary: ClassVar[str] = ""
 
-    def __init__(self, config: OperatorConfig | None = None) -> None:
+    def __init__(self, config: OperatorConfig | None = None, context: RunContext | None = None) -> None:
         self.config = config if config is not None else self.Config()
+        self.context = context or RunContext()
 
     def setup(self) -> None:
         """Load models or lexicons once per task or actor."""
@@ -117,8 +153,9 @@ class Source:
     suffixes: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = ""
 
-    def __init__(self, config: SourceConfig) -> None:
+    def __init__(self, config: SourceConfig, context: RunContext | None = None) -> None:
         self.config = config
+        self.context = context or RunContext()
 
     def read(self, path: str, rows_per_block: int) -> Iterator[pa.Table]:
         """Yield working-schema tables for one file; every input record yields exactly one row."""
