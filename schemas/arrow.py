@@ -47,8 +47,9 @@ def arrow_type(annotation: Any) -> pa.DataType:
         (item,) = get_args(annotation)[:1]
         return pa.list_(arrow_type(item))
     if origin is dict:
+        # list<struct<key, value>> rather than an Arrow map: Hugging Face datasets cannot load maps.
         key, value = get_args(annotation)
-        return pa.map_(arrow_type(key), arrow_type(value))
+        return pa.list_(pa.struct([pa.field("key", arrow_type(key), nullable=False), pa.field("value", arrow_type(value))]))
     if isinstance(annotation, type):
         if issubclass(annotation, BaseModel):
             return pa.struct(arrow_fields(annotation))
@@ -65,6 +66,15 @@ def arrow_type(annotation: Any) -> pa.DataType:
         if issubclass(annotation, dt.datetime):
             return pa.timestamp("us", tz="UTC")
     raise TypeError(f"no Arrow type for annotation {annotation!r}")
+
+
+def to_arrow_map(mapping: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+    """A dict as the Arrow form of a dict field: [{"key": k, "value": v}, ...]."""
+    return None if mapping is None else [{"key": k, "value": v} for k, v in mapping.items()]
+
+
+def from_arrow_map(entries: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    return None if entries is None else {e["key"]: e["value"] for e in entries}
 
 
 def arrow_fields(model: type[BaseModel]) -> list[pa.Field]:

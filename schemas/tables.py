@@ -82,12 +82,12 @@ def validate_table(table: pa.Table, name: str, source: str = "table") -> None:
 
 
 def _from_arrow(value: object) -> object:
-    """Arrow maps come back as lists of (key, value) tuples; turn them into dicts."""
+    """Dict fields are stored as lists of {key, value} structs; turn them back into dicts."""
     if isinstance(value, dict):
         return {k: _from_arrow(v) for k, v in value.items()}
     if isinstance(value, list):
-        if value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
-            return {k: _from_arrow(v) for k, v in value}
+        if value and all(isinstance(v, dict) and set(v) == {"key", "value"} for v in value):
+            return {v["key"]: _from_arrow(v["value"]) for v in value}
         return [_from_arrow(v) for v in value]
     return value
 

@@ -18,6 +18,7 @@ from operators.base import Source, SourceConfig
 from operators.columns import INPUT_FILE, INPUT_LINE, RAW, REJECT_DETAIL, REJECT_OPERATOR, REJECT_REASON, WORKING_SCHEMA
 from operators.identity import character_id, content_digest, dialogue_id
 from operators.registry import register
+from schemas.arrow import to_arrow_map
 from schemas.native import NativeDialogue
 from schemas.tables import format_validation_error
 
@@ -61,13 +62,13 @@ def native_to_row(record: NativeDialogue) -> dict[str, Any]:
         "turns": turns,
         "source": record.source,
         "source_ref": record.source_ref,
-        "meta": list(record.meta.items()),
+        "meta": to_arrow_map(record.meta),
     }
 
 
 def _with_maps(value: dict[str, Any] | None, key: str) -> dict[str, Any] | None:
     if value is not None:
-        value[key] = list(value[key].items())
+        value[key] = to_arrow_map(value[key])
     return value
 
 

@@ -1,0 +1,1 @@
+"""Pipelines: YAML specs, their validation, and the Ray Data plan they become."""
