@@ -45,10 +45,13 @@ def conform(table: pa.Table, schema: pa.Schema = WORKING_SCHEMA) -> pa.Table:
     unknown = set(table.column_names) - set(schema.names)
     if unknown:
         raise ValueError(f"columns not in the working schema: {sorted(unknown)}")
-    columns = [
-        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-        for f in schema
-    ]
+    columns = []
+    for f in schema:
+        if f.name not in table.column_names:
+            columns.append(pa.nulls(table.num_rows, f.type))
+        else:
+            column = table.column(f.name)
+            columns.append(column if column.type == f.type else column.cast(f.type))
     return pa.Table.from_arrays(columns, schema=schema)
 
 

@@ -20,6 +20,7 @@ from operators.identity import character_id, content_digest, dialogue_id
 from operators.registry import register
 from schemas.arrow import to_arrow_map
 from schemas.native import NativeDialogue
+from schemas.records import Attributes, Styles
 from schemas.tables import format_validation_error
 
 RAW_LIMIT = 100_000  # characters of a bad line kept in the reject record
@@ -52,8 +53,8 @@ def native_to_row(record: NativeDialogue) -> dict[str, Any]:
             "name": character.name,
             "category": character.category,
             "work": character.work,
-            "attributes": _with_maps((character.attributes.model_dump() if character.attributes else None), "extra"),
-            "styles": character.styles.model_dump() if character.styles else None,
+            "attributes": _with_maps((character.attributes or Attributes()).model_dump(), "extra"),
+            "styles": (character.styles or Styles()).model_dump(),
             "profile_text": character.profile_text,
         },
         "user_role": record.user_role,
@@ -66,9 +67,8 @@ def native_to_row(record: NativeDialogue) -> dict[str, Any]:
     }
 
 
-def _with_maps(value: dict[str, Any] | None, key: str) -> dict[str, Any] | None:
-    if value is not None:
-        value[key] = to_arrow_map(value[key])
+def _with_maps(value: dict[str, Any], key: str) -> dict[str, Any]:
+    value[key] = to_arrow_map(value[key])
     return value
 
 

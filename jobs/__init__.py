@@ -1,0 +1,1 @@
+"""Ray job entrypoints and the `chardial` command line."""
