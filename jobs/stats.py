@@ -43,10 +43,7 @@ def load_manifest(run_dir: Path) -> RunManifest:
     """The run's manifest.json; raises naming the file when it is missing or invalid."""
     path = run_dir / "manifest.json"
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: no manifest.json, so {run_dir} is not a finished run "
-            "(when computing stats before publishing, pass the manifest: compute_stats(dir, manifest=...))"
-        )
+        raise FileNotFoundError(f"{path}: no manifest.json, so {run_dir} is not a finished run (a run writes its manifest last)")
     try:
         return RunManifest.model_validate_json(path.read_bytes())
     except ValueError as error:

@@ -110,3 +110,30 @@ def write_run(
     )
     (folder / "manifest.json").write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
     return manifest
+
+
+def sample_corpus() -> list[Dialogue]:
+    """Six dialogues over three characters, two languages, every split state, some scored."""
+    return [
+        dialogue(1, name="Li Bai", category="celebrity", scenario="interview", language="zh", texts=["你好", "在下李白", "久仰", "请坐"],
+                 quality={"overall": 4.5, "safety": 5.0}),
+        dialogue(2, name="Li Bai", category="celebrity", scenario="chit_chat", language="zh", split="test", quality={"overall": 1.2}),
+        dialogue(3, name="Li Bai", category="celebrity", scenario="interview", language="en", source="extraction"),
+        dialogue(4, name="Ms Chen", category="daily_life", scenario="companionship", language="zh", split="validation"),
+        dialogue(5, name="Holmes", category="fictional", scenario="chit_chat", language="en", source="human_roleplay",
+                 texts=["x" * 250, "y" * 9, "z"]),
+        dialogue(6, name="Holmes", category="fictional", scenario="other", language="en", split=None),
+    ]
+
+
+def sample_rejects() -> list[Reject]:
+    """Rejects from a reader, a filter with two reasons and exact dedup (two clusters)."""
+    return [
+        reject("read.jsonl", "invalid_json", 20),
+        reject("filters.length", "too_few_turns", 21),
+        reject("filters.length", "too_few_turns", 22),
+        reject("filters.length", "too_long", 23),
+        reject("dedup.exact", "duplicate", 24, duplicate_of="d0001"),
+        reject("dedup.exact", "duplicate", 25, duplicate_of="d0001"),
+        reject("dedup.exact", "duplicate", 26, duplicate_of="d0004"),
+    ]

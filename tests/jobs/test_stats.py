@@ -16,42 +16,17 @@ from jobs.stats import COUNT_EDGES, compute_stats, load_manifest, write_stats
 from schemas.arrow import METADATA_TABLE_KEY
 from schemas.records import QUALITY_DIMENSIONS
 from schemas.stats import ALL_LANGUAGES, DIMENSIONS, STATS_MODELS, stats_schema
-from tests.run_folders import dialogue, reject, write_run
-
-
-def _corpus():
-    return [
-        dialogue(1, name="Li Bai", category="celebrity", scenario="interview", language="zh", texts=["你好", "在下李白", "久仰", "请坐"],
-                 quality={"overall": 4.5, "safety": 5.0}),
-        dialogue(2, name="Li Bai", category="celebrity", scenario="chit_chat", language="zh", split="test", quality={"overall": 1.2}),
-        dialogue(3, name="Li Bai", category="celebrity", scenario="interview", language="en", source="extraction"),
-        dialogue(4, name="Ms Chen", category="daily_life", scenario="companionship", language="zh", split="validation"),
-        dialogue(5, name="Holmes", category="fictional", scenario="chit_chat", language="en", source="human_roleplay",
-                 texts=["x" * 250, "y" * 9, "z"]),
-        dialogue(6, name="Holmes", category="fictional", scenario="other", language="en", split=None),
-    ]
-
-
-def _rejects():
-    return [
-        reject("read.jsonl", "invalid_json", 20),
-        reject("filters.length", "too_few_turns", 21),
-        reject("filters.length", "too_few_turns", 22),
-        reject("filters.length", "too_long", 23),
-        reject("dedup.exact", "duplicate", 24, duplicate_of="d0001"),
-        reject("dedup.exact", "duplicate", 25, duplicate_of="d0001"),
-        reject("dedup.exact", "duplicate", 26, duplicate_of="d0004"),
-    ]
+from tests.run_folders import sample_corpus, sample_rejects, write_run
 
 
 @pytest.fixture
 def run(tmp_path: Path) -> Path:
-    write_run(tmp_path / "run", _corpus(), _rejects(), run_id="run-b")
+    write_run(tmp_path / "run", sample_corpus(), sample_rejects(), run_id="run-b")
     return tmp_path / "run"
 
 
 def test_composition_shares_count_every_combination(run: Path):
-    corpus = _corpus()
+    corpus = sample_corpus()
     table = compute_stats(run)["composition_shares"]
     expected = Counter((d.character.category, d.scenario, d.source, d.language, d.split) for d in corpus)
     got = {(r["category"], r["scenario"], r["source"], r["language"], r["split"]): r["dialogues"] for r in table.iter_rows(named=True)}
@@ -63,7 +38,7 @@ def test_composition_shares_count_every_combination(run: Path):
 
 
 def test_marginals_give_counts_shares_and_characters_per_category(run: Path):
-    corpus = _corpus()
+    corpus = sample_corpus()
     table = compute_stats(run)["marginals"]
     assert set(table["dimension"]) == set(DIMENSIONS)
     for dimension in DIMENSIONS:
@@ -78,7 +53,7 @@ def test_marginals_give_counts_shares_and_characters_per_category(run: Path):
 
 
 def test_top_characters_rank_by_dialogues_and_truncate(tmp_path: Path):
-    corpus = _corpus()
+    corpus = sample_corpus()
     write_run(tmp_path, corpus)
     table = compute_stats(tmp_path, top=2)["top_characters"]
     by_character = Counter(d.character_id for d in corpus).most_common()
@@ -89,7 +64,7 @@ def test_top_characters_rank_by_dialogues_and_truncate(tmp_path: Path):
 
 
 def test_distributions_bin_every_dialogue_and_turn_on_fixed_edges(run: Path):
-    corpus = _corpus()
+    corpus = sample_corpus()
     tables = compute_stats(run)
     bins = tables["distributions"]
     turns = bins.filter((pl.col("metric") == "turns_per_dialogue") & (pl.col("language") == ALL_LANGUAGES))
@@ -127,14 +102,14 @@ def test_funnel_follows_the_ledger_and_checks_rejects(run: Path):
     ]
     assert funnel["remaining_share"][-1] == pytest.approx(manifest.ledger.output / manifest.ledger.input)
     reasons = tables["funnel_reasons"]
-    expected = Counter((r.operator, r.reason) for r in _rejects())
+    expected = Counter((r.operator, r.reason) for r in sample_rejects())
     assert {(r["operator"], r["reason"]): r["rejected"] for r in reasons.iter_rows(named=True)} == dict(expected)
     assert reasons["rejected"].to_list() == reasons["rejects_rows"].to_list()
     assert reasons["step"].to_list() == [0, 1, 1, 2]
 
 
 def test_funnel_reasons_show_rejects_the_ledger_does_not_count(tmp_path: Path):
-    manifest = write_run(tmp_path, _corpus(), _rejects())
+    manifest = write_run(tmp_path, sample_corpus(), sample_rejects())
     extra = tmp_path / "rejects" / "part-00001.parquet"
     pq.write_table(pq.read_table(tmp_path / "rejects" / "part-00000.parquet").slice(0, 1), extra)
     reasons = compute_stats(tmp_path, manifest=manifest)["funnel_reasons"]
@@ -144,7 +119,7 @@ def test_funnel_reasons_show_rejects_the_ledger_does_not_count(tmp_path: Path):
 
 def test_duplicate_cluster_sizes(run: Path):
     table = compute_stats(run)["duplicate_clusters"]
-    kept = Counter(r.duplicate_of for r in _rejects() if r.duplicate_of)
+    kept = Counter(r.duplicate_of for r in sample_rejects() if r.duplicate_of)
     sizes = Counter(count + 1 for count in kept.values())
     assert {r["cluster_size"]: r["clusters"] for r in table.iter_rows(named=True)} == dict(sizes)
     assert table["removed"].sum() == sum(kept.values())
@@ -153,9 +128,9 @@ def test_duplicate_cluster_sizes(run: Path):
 
 def test_deltas_against_a_previous_run(tmp_path: Path):
     previous = tmp_path / "a"
-    write_run(previous, _corpus()[:3], _rejects()[:2], run_id="run-a")
+    write_run(previous, sample_corpus()[:3], sample_rejects()[:2], run_id="run-a")
     current = tmp_path / "b"
-    write_run(current, _corpus(), _rejects(), run_id="run-b")
+    write_run(current, sample_corpus(), sample_rejects(), run_id="run-b")
     deltas = compute_stats(current, previous)["deltas"]
     assert set(deltas["previous_run_id"]) == {"run-a"} and set(deltas["pipeline_run_id"]) == {"run-b"}
 
@@ -173,12 +148,12 @@ def test_deltas_against_a_previous_run(tmp_path: Path):
 
 def test_deltas_use_the_previous_runs_published_stats(tmp_path: Path):
     previous = tmp_path / "a"
-    write_run(previous, _corpus()[:3], run_id="run-a")
+    write_run(previous, sample_corpus()[:3], run_id="run-a")
     published = compute_stats(previous)
     published["run_summary"] = published["run_summary"].with_columns(pl.lit(100).alias("dialogues"))
     write_stats(previous, published)
     current = tmp_path / "b"
-    write_run(current, _corpus(), run_id="run-b")
+    write_run(current, sample_corpus(), run_id="run-b")
     deltas = compute_stats(current, previous)["deltas"]
     row = deltas.filter((pl.col("section") == "run") & (pl.col("metric") == "dialogues")).row(0, named=True)
     assert row["previous"] == 100
@@ -186,7 +161,7 @@ def test_deltas_use_the_previous_runs_published_stats(tmp_path: Path):
 
 def test_write_stats_publishes_documented_schemas_readable_by_duckdb(run: Path, tmp_path: Path):
     previous = tmp_path / "prev"
-    write_run(previous, _corpus()[:2], run_id="run-a")
+    write_run(previous, sample_corpus()[:2], run_id="run-a")
     tables = compute_stats(run, previous)
     shards = write_stats(run, tables)
     assert {Path(s.path).stem for s in shards} == set(STATS_MODELS)
@@ -202,7 +177,7 @@ def test_write_stats_publishes_documented_schemas_readable_by_duckdb(run: Path, 
     category = duckdb.sql(
         f"select value, dialogues from read_parquet('{run}/stats/marginals.parquet') where dimension = 'category' order by value"
     ).fetchall()
-    assert category == sorted(Counter(d.character.category for d in _corpus()).items())
+    assert category == sorted(Counter(d.character.category for d in sample_corpus()).items())
 
     write_stats(run, compute_stats(run))  # no comparison this time: stale deltas must go
     assert not (run / "stats" / "deltas.parquet").exists()
@@ -211,9 +186,9 @@ def test_write_stats_publishes_documented_schemas_readable_by_duckdb(run: Path, 
 
 
 def test_a_run_that_rejected_everything(tmp_path: Path):
-    write_run(tmp_path, [], _rejects())
+    write_run(tmp_path, [], sample_rejects())
     tables = compute_stats(tmp_path)
-    assert tables["run_summary"].select("dialogues", "turns", "characters", "rejects").row(0) == (0, 0, 0, len(_rejects()))
+    assert tables["run_summary"].select("dialogues", "turns", "characters", "rejects").row(0) == (0, 0, 0, len(sample_rejects()))
     assert tables["composition_shares"].height == 0
     assert tables["distributions"]["count"].sum() == 0
     write_stats(tmp_path, tables)
