@@ -144,7 +144,6 @@ def _stacked(composition: pl.DataFrame, by: str, known: Sequence[str]) -> Panel:
             x=alt.X("dialogues:Q", title="Dialogues", axis=COUNT_AXIS, stack="zero"),
             y=alt.Y("category:N", sort=categories, title=None),
             color=alt.Color(f"{by}:N", sort=stacks, title=by.capitalize()),
-            order=alt.Order(f"{by}:N"),
             tooltip=_tooltip("category:N", f"{by}:N", "dialogues:Q"),
         )
         .properties(width=CHART_WIDTH, height=max(60, 34 * len(categories)))
@@ -319,8 +318,9 @@ def quality_section(stats: dict[str, pl.DataFrame]) -> Section:
     chart = (
         alt.Chart(bins)
         .mark_bar()
-        .encode(x=alt.X("label:N", sort=labels, title="Score", axis=alt.Axis(labelAngle=-40)), y=alt.Y("count:Q", title="Dialogues", axis=COUNT_AXIS),
-                tooltip=_tooltip("dimension:N", "label:N", "count:Q"))
+        .encode(x=alt.X("label:N", sort=labels, title="Score", axis=alt.Axis(labelAngle=-40)), y=alt.Y("share:Q", title="Share of scored", axis=alt.Axis(format="%")),
+                tooltip=[alt.Tooltip("dimension:N"), alt.Tooltip("label:N", title="score"), alt.Tooltip("count:Q", title="dialogues"),
+                         alt.Tooltip("share:Q", format=".1%")])
         .properties(width=160, height=110)
         .facet(facet=alt.Facet("dimension:N", title=None), columns=3)
     )
