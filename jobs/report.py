@@ -122,6 +122,11 @@ class Section:
     panels: list[Panel] = field(default_factory=list)
 
 
+def _charted(panel_id: str, title: str, table: Table, chart: alt.TopLevelMixin, has_data: bool, note: str) -> Panel:
+    """A panel with its chart, or with `note` in the chart's place when there is no data to chart."""
+    return Panel(panel_id, title, table, chart if has_data else None, "" if has_data else note)
+
+
 def _order(values: Sequence[str], known: Sequence[str]) -> list[str]:
     """Known values in schema order, then any others alphabetically."""
     present = set(values)
@@ -154,8 +159,8 @@ def _stacked(composition: pl.DataFrame, by: str, known: Sequence[str]) -> Panel:
     pivot = pivot.with_columns(pl.sum_horizontal(stacks).alias("total") if stacks else pl.lit(0).alias("total"))
     pivot = pivot.sort(pl.col("category").replace_strict(categories, list(range(len(categories))), default=len(categories)))
     columns = [Column("category", "category", numeric=False), *[Column(s, s, count) for s in stacks], Column("total", "total", count)]
-    return Panel(f"composition-{by}", f"Dialogues per category, by {by}", Table(f"composition_{by}", pivot, columns, key="category"),
-                 chart if grouped.height else None, "" if grouped.height else "The corpus is empty.")
+    return _charted(f"composition-{by}", f"Dialogues per category, by {by}", Table(f"composition_{by}", pivot, columns, key="category"),
+                 chart, bool(grouped.height), "The corpus is empty.")
 
 
 def _marginal(marginals: pl.DataFrame, dimension: str, title: str) -> Panel:
@@ -174,8 +179,8 @@ def _marginal(marginals: pl.DataFrame, dimension: str, title: str) -> Panel:
     )
     columns = [Column("value", dimension, numeric=False), Column("dialogues", "dialogues", count), Column("dialogue_share", "share", share),
                Column("turns", "turns", count), Column("characters", "characters", count)]
-    return Panel(f"{dimension}-marginal", title, Table(f"marginals_{dimension}", rows, columns, key="value"),
-                 chart if rows.height else None, "" if rows.height else "The corpus is empty.")
+    return _charted(f"{dimension}-marginal", title, Table(f"marginals_{dimension}", rows, columns, key="value"),
+                 chart, bool(rows.height), "The corpus is empty.")
 
 
 def _histogram(bins: pl.DataFrame, title: str, panel_id: str, color: str, color_title: str, summary: pl.DataFrame) -> Panel:
@@ -199,11 +204,11 @@ def _histogram(bins: pl.DataFrame, title: str, panel_id: str, color: str, color_
                Column("p90", "p90", number), Column("max", "max", number)]
     keyed = summary.with_columns(pl.format("{}/{}", "metric", "language").alias("key"))
     has_data = bins["count"].sum() > 0
-    return Panel(panel_id, title, Table(panel_id, keyed, columns, key="key"), chart if has_data else None,
-                 "" if has_data else "No values to chart.")
+    return _charted(panel_id, title, Table(panel_id, keyed, columns, key="key"), chart, bool(has_data), "No values to chart.")
 
 
 def composition_section(stats: dict[str, pl.DataFrame]) -> Section:
+    """Category x scenario and x source stacks, language and split shares."""
     composition, marginals = stats["composition_shares"], stats["marginals"]
     return Section("composition", "Composition", "What the published corpus is made of: dialogues per character category, "
                    "stacked by scenario and by source, and the split by language and by train/validation/test.",
@@ -211,8 +216,27 @@ def composition_section(stats: dict[str, pl.DataFrame]) -> Section:
                     _marginal(marginals, "language", "Dialogues per language"), _marginal(marginals, "split", "Dialogues per split")])
 
 
-def characters_section(stats: dict[str, pl.DataFrame]) -> Section:
-    top = stats["top_characters"].head(TOP_CHARACTERS_SHOWN)
+def _characters_per_category(marginals: pl.DataFrame) -> Panel:
+    categories = marginals.filter(pl.col("dimension") == "category")
+    chart = (
+        alt.Chart(categories)
+        .mark_bar()
+        .encode(
+            x=alt.X("characters:Q", title="Distinct characters", axis=COUNT_AXIS),
+            y=alt.Y("value:N", sort=list(CATEGORIES), title=None),
+            color=alt.Color("value:N", legend=None),
+            tooltip=_tooltip("value:N", "characters:Q"),
+        )
+        .properties(width=CHART_WIDTH, height=max(40, 34 * categories.height))
+    )
+    columns = [Column("value", "category", numeric=False), Column("characters", "characters", count),
+               Column("character_share", "share", share), Column("dialogues", "dialogues", count)]
+    table = Table("characters_per_category", categories, columns, key="value")
+    return _charted("characters-per-category", "Characters per category", table, chart, bool(categories.height), "The corpus is empty.")
+
+
+def _top_characters(top_characters: pl.DataFrame) -> Panel:
+    top = top_characters.head(TOP_CHARACTERS_SHOWN)
     chart = (
         alt.Chart(top)
         .mark_bar()
@@ -227,27 +251,25 @@ def characters_section(stats: dict[str, pl.DataFrame]) -> Section:
     columns = [Column("rank", "#", count), Column("name", "character", numeric=False), Column("category", "category", numeric=False),
                Column("dialogues", "dialogues", count), Column("dialogue_share", "share", share),
                Column("cumulative_share", "cumulative", share)]
+    table = Table("top_characters", top, columns, key="character_id")
+    return _charted("top-characters", f"Top {TOP_CHARACTERS_SHOWN} characters by dialogues", table, chart, bool(top.height),
+                    "The corpus is empty.")
+
+
+def characters_section(stats: dict[str, pl.DataFrame]) -> Section:
+    """Top characters, the dialogues-per-character tail, characters per category."""
     per_character = stats["distributions"].filter((pl.col("metric") == "dialogues_per_character") & (pl.col("language") != ALL_LANGUAGES))
     summary = stats["distribution_summary"].filter(pl.col("metric") == "dialogues_per_character")
-    categories = stats["marginals"].filter(pl.col("dimension") == "category")
     return Section("characters", "Characters", "Who the dialogues are with: the characters with the most dialogues, and how many "
                    "dialogues each character has (the long tail).",
-                   [Panel("top-characters", f"Top {TOP_CHARACTERS_SHOWN} characters by dialogues",
-                          Table("top_characters", top, columns, key="character_id"), chart if top.height else None,
-                          "" if top.height else "The corpus is empty."),
-                    _histogram(per_character, "Dialogues per character (share of each language's characters)", "dialogues-per-character", "language", "Language", summary),
-                    Panel("characters-per-category", "Characters per category",
-                          Table("characters_per_category", categories,
-                                [Column("value", "category", numeric=False), Column("characters", "characters", count),
-                                 Column("character_share", "share", share), Column("dialogues", "dialogues", count)], key="value"),
-                          alt.Chart(categories).mark_bar().encode(
-                              x=alt.X("characters:Q", title="Distinct characters", axis=COUNT_AXIS), y=alt.Y("value:N", sort=list(CATEGORIES), title=None),
-                              color=alt.Color("value:N", legend=None), tooltip=_tooltip("value:N", "characters:Q"),
-                          ).properties(width=CHART_WIDTH, height=max(40, 34 * categories.height)) if categories.height else None,
-                          "" if categories.height else "The corpus is empty.")])
+                   [_top_characters(stats["top_characters"]),
+                    _histogram(per_character, "Dialogues per character (share of each language's characters)", "dialogues-per-character",
+                               "language", "Language", summary),
+                    _characters_per_category(stats["marginals"])])
 
 
 def funnel_section(stats: dict[str, pl.DataFrame], manifest: RunManifest) -> Section:
+    """Rows left after each step, removals by reason, duplicate cluster sizes."""
     steps = stats["funnel"]
     ledger = manifest.ledger
     flow = pl.concat([
@@ -289,13 +311,14 @@ def funnel_section(stats: dict[str, pl.DataFrame], manifest: RunManifest) -> Sec
     return Section("funnel", "Funnel", "Every record read either reached the corpus or was removed by one step, for a reason "
                    "(from the run's ledger; the 'in rejects/' column counts the published reject rows).",
                    [Panel("funnel-steps", "Rows left after each step", Table("funnel", steps, step_columns, key="operator"), chart),
-                    Panel("funnel-reasons", "Rows removed, by operator and reason", Table("funnel_reasons", reasons, reason_columns, key="key"),
-                          reason_chart if reasons.height else None, "" if reasons.height else "No row was removed."),
-                    Panel("duplicate-clusters", "Duplicate cluster sizes", Table("duplicate_clusters", dupes, dupe_columns, key="key"),
-                          dupe_chart if dupes.height else None, "" if dupes.height else "No duplicates were removed.")])
+                    _charted("funnel-reasons", "Rows removed, by operator and reason", Table("funnel_reasons", reasons, reason_columns, key="key"),
+                          reason_chart, bool(reasons.height), "No row was removed."),
+                    _charted("duplicate-clusters", "Duplicate cluster sizes", Table("duplicate_clusters", dupes, dupe_columns, key="key"),
+                          dupe_chart, bool(dupes.height), "No duplicates were removed.")])
 
 
 def lengths_section(stats: dict[str, pl.DataFrame]) -> Section:
+    """Turns per dialogue and characters per turn."""
     bins, summary = stats["distributions"], stats["distribution_summary"]
     per_language = pl.col("language") != ALL_LANGUAGES
     turns = bins.filter((pl.col("metric") == "turns_per_dialogue") & per_language)
@@ -310,6 +333,7 @@ def lengths_section(stats: dict[str, pl.DataFrame]) -> Section:
 
 
 def quality_section(stats: dict[str, pl.DataFrame]) -> Section:
+    """Score histograms per quality dimension."""
     bins = stats["distributions"].filter(pl.col("metric").str.starts_with("quality.") & (pl.col("language") == ALL_LANGUAGES))
     scored = bins.group_by("metric").agg(pl.col("count").sum()).filter(pl.col("count") > 0)["metric"].to_list()
     bins = bins.filter(pl.col("metric").is_in(scored)).with_columns(pl.col("metric").str.replace("quality.", "").alias("dimension"))
@@ -327,11 +351,12 @@ def quality_section(stats: dict[str, pl.DataFrame]) -> Section:
     columns = [Column("metric", "dimension", numeric=False), Column("count", "scored", count), Column("missing", "unscored", count),
                Column("mean", "mean", number), Column("p10", "p10", number), Column("p50", "median", number), Column("p90", "p90", number)]
     return Section("quality", "Quality", "Scores (1-5) on CharacterGLM's dimensions, where a scoring stage filled them in.",
-                   [Panel("quality-scores", "Quality score distributions", Table("quality", summary, columns, key="metric"),
-                          chart if scored else None, "" if scored else "No dialogue in this run has quality scores.")])
+                   [_charted("quality-scores", "Quality score distributions", Table("quality", summary, columns, key="metric"),
+                          chart, bool(scored), "No dialogue in this run has quality scores.")])
 
 
 def deltas_section(deltas: pl.DataFrame) -> Section:
+    """This run against the previous one."""
     previous_run = deltas["previous_run_id"][0] if deltas.height else "?"
     run = deltas.filter(pl.col("section") == "run")
     composition = deltas.filter((pl.col("section") == "marginals") & (pl.col("metric") == "dialogues") & (pl.col("change") != 0))
@@ -349,9 +374,9 @@ def deltas_section(deltas: pl.DataFrame) -> Section:
     funnel = deltas.filter((pl.col("section") == "funnel") & (pl.col("change") != 0))
     funnel_columns = [Column("key", "operator/reason", numeric=False), *run_columns[1:]]
     return Section("deltas", f"Changes since run {previous_run}", "This run against the previous one: counts, composition and removals.",
-                   [Panel("delta-composition", "Change in dialogues per slice",
+                   [_charted("delta-composition", "Change in dialogues per slice",
                           Table("deltas_composition", composition, composition_columns, key="key"),
-                          chart if composition.height else None, "" if composition.height else "The composition did not change."),
+                          chart, bool(composition.height), "The composition did not change."),
                     Panel("delta-run", "Headline numbers", Table("deltas_run", run, run_columns, key="metric"), None, ""),
                     Panel("delta-funnel", "Change in rows removed", Table("deltas_funnel", funnel, funnel_columns, key="key"), None,
                           "" if funnel.height else "Removals did not change.")])
@@ -388,11 +413,16 @@ def render_report(manifest: RunManifest, stats: dict[str, pl.DataFrame]) -> str:
     )
 
 
-def build_report(run_dir: Path, compare: Path | None = None) -> Path:
-    """Write run_dir/report/index.html from the run's published stats (computed when absent); returns its path."""
+def build_report(run_dir: Path, compare: Path | None = None, *, manifest: RunManifest | None = None,
+                 stats: dict[str, pl.DataFrame] | None = None) -> Path:
+    """Write run_dir/report/index.html from the run's published stats (computed when absent); returns its path.
+
+    A pipeline finishing a run passes the `manifest` and the `stats` it just computed, so nothing is read back
+    (and run_dir need not hold manifest.json yet).
+    """
     run_dir = Path(run_dir)
-    manifest = load_manifest(run_dir)
-    stats = read_stats(run_dir) or compute_stats(run_dir, manifest=manifest)
+    manifest = manifest or load_manifest(run_dir)
+    stats = dict(stats) if stats is not None else (read_stats(run_dir) or compute_stats(run_dir, manifest=manifest))
     if compare is not None:
         stats["deltas"] = compute_deltas(stats, read_stats(Path(compare)) or compute_stats(Path(compare)))
     page = render_report(manifest, stats)

@@ -172,3 +172,13 @@ def test_warnings_for_an_unbalanced_ledger_and_reject_mismatch(tmp_path: Path):
     page, parsed = _parse(build_report(tmp_path))
     assert parsed.stats["balanced"] == "UNBALANCED"
     assert "read.jsonl/invalid_json: the ledger counts 1 removed rows but rejects/ holds 2." in page
+
+
+def test_a_pipeline_builds_the_report_before_publishing_the_manifest(tmp_path: Path):
+    manifest = write_run(tmp_path, sample_corpus(), sample_rejects(), run_id="run-staged")
+    (tmp_path / "manifest.json").unlink()  # a staging folder: the manifest is written last
+    stats = compute_stats(tmp_path, manifest=manifest)
+    write_stats(tmp_path, stats)
+    page, parsed = _parse(build_report(tmp_path, manifest=manifest, stats=stats))
+    assert "run-staged" in page
+    assert _number(parsed.stats["records_in"]) == manifest.ledger.input
