@@ -182,10 +182,9 @@ def _histogram(values: pl.DataFrame, metric: str, edges: Sequence[float], closed
     bins = _bin_labels(edges, closed_last)
     inner_edges = [lower for lower, _, _ in bins[1:]]
     present = values.filter(pl.col("value").is_not_null())
-    indexed = present.with_columns(
-        (pl.sum_horizontal([(pl.col("value") >= edge).cast(pl.Int64) for edge in inner_edges]) if inner_edges else pl.lit(0, pl.Int64))
-        .alias("bin_index")
-    )
+    # The bin of a value is how many inner edges are <= it: values below the first edge land in bin 0, above the last in the last.
+    edges = pl.Series(inner_edges, dtype=pl.Float64)
+    indexed = present.with_columns(bin_index=edges.search_sorted(present["value"], side="right").cast(pl.Int64))
     counted = pl.concat(
         [
             indexed.group_by("language", "bin_index").len(),
