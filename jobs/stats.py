@@ -387,14 +387,17 @@ def compute_deltas(current: dict[str, pl.DataFrame], previous: dict[str, pl.Data
 
 
 def read_stats(run_dir: Path) -> dict[str, pl.DataFrame] | None:
-    """The stats a run published under stats/, or None when any table but deltas is missing."""
+    """The stats a run published under stats/, or None when any table but deltas is missing or lacks a current column."""
     tables = {}
     for name in STATS_MODELS:
         path = run_dir / "stats" / f"{name}.parquet"
-        if path.is_file():
-            tables[name] = pl.read_parquet(path)
-        elif name != "deltas":
+        if not path.is_file():
+            if name == "deltas":
+                continue
             return None
+        if not set(stats_schema(name).names) <= set(pq.read_schema(path).names):
+            return None  # written by an older version: recompute rather than show a partial picture
+        tables[name] = pl.read_parquet(path)
     return tables
 
 

@@ -12,7 +12,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.stats import COUNT_EDGES, compute_stats, load_manifest, write_stats
+from jobs.stats import COUNT_EDGES, compute_stats, load_manifest, read_stats, write_stats
 from schemas.arrow import METADATA_TABLE_KEY
 from schemas.records import QUALITY_DIMENSIONS
 from schemas.stats import ALL_LANGUAGES, DIMENSIONS, STATS_MODELS, stats_schema
@@ -157,6 +157,15 @@ def test_deltas_use_the_previous_runs_published_stats(tmp_path: Path):
     deltas = compute_stats(current, previous)["deltas"]
     row = deltas.filter((pl.col("section") == "run") & (pl.col("metric") == "dialogues")).row(0, named=True)
     assert row["previous"] == 100
+
+
+def test_published_stats_missing_a_column_are_recomputed(tmp_path: Path):
+    write_run(tmp_path, sample_corpus(), run_id="run-a")
+    write_stats(tmp_path, compute_stats(tmp_path))
+    assert read_stats(tmp_path) is not None
+    path = tmp_path / "stats" / "marginals.parquet"
+    pq.write_table(pq.read_table(path).drop_columns(["character_share"]), path)
+    assert read_stats(tmp_path) is None
 
 
 def test_write_stats_publishes_documented_schemas_readable_by_duckdb(run: Path, tmp_path: Path):
