@@ -124,7 +124,7 @@ class Browser:
         deadline = time.monotonic() + self.deadline_s
         while not self.evaluate(f"Boolean({ready})"):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{url}: {ready} still false after {self.deadline_s}s")
+                raise TimeoutError(f"{url}: {ready} still false after {self.deadline_s}s; console errors: {self.console_errors()}")
             time.sleep(0.2)
 
     def console_errors(self) -> list[str]:
