@@ -216,3 +216,15 @@ def test_docs_document_every_stats_column():
     sections = re.split(r"^### `stats/(\w+)\.parquet`$", doc, flags=re.MULTILINE)
     documented = {sections[i]: re.findall(r"^\| `(\w+)` \|", sections[i + 1], flags=re.MULTILINE) for i in range(1, len(sections), 2)}
     assert documented == {name: stats_schema(name).names for name in STATS_MODELS}
+
+
+def test_the_documented_cross_run_query_works(tmp_path: Path):
+    expected = []
+    for run_id, corpus in (("run-a", sample_corpus()[:2]), ("run-b", sample_corpus())):
+        write_run(tmp_path / "runs" / run_id, corpus, run_id=run_id)
+        write_stats(tmp_path / "runs" / run_id, compute_stats(tmp_path / "runs" / run_id))
+        expected += Counter(d.character.category for d in corpus).items()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "dashboard.md").read_text(encoding="utf-8")
+    query = re.search(r"```sql\n(-- dialogues per category over every run.*?;)", doc, flags=re.DOTALL).group(1)
+    rows = duckdb.sql(query.replace("'runs/", f"'{tmp_path}/runs/")).fetchall()
+    assert sorted((category, dialogues) for _, category, dialogues, _ in rows) == sorted(expected)
