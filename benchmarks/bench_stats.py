@@ -16,8 +16,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jobs.report import build_report
-from jobs.stats import compute_stats, write_stats
+from pipelines.report import build_report
+from pipelines.stats import compute_stats, write_stats
 from schemas.records import CATEGORIES, SCENARIOS, SOURCES
 from schemas.run import Ledger, OperatorLedger, RunManifest
 from schemas.tables import DIALOGUE_SCHEMA, REJECT_SCHEMA

@@ -12,10 +12,12 @@ from rich.console import Console
 from rich.table import Table
 
 from jobs import curate as curate_job
+from jobs.cli_report import app as report_app
 
 app = typer.Typer(help="CharacterDial: character role-play corpora on Ray.", no_args_is_help=True, add_completion=False)
 schema_app = typer.Typer(help="Record schemas: JSON Schema export and reference docs.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
+app.add_typer(report_app)
 console = Console()
 err = Console(stderr=True)
 
@@ -27,9 +29,10 @@ def run(
     overwrite: bool = typer.Option(False, help="Replace a previously published run in OUTPUT."),
     executor: str = typer.Option("ray", help="ray (embedded local Ray unless RAY_ADDRESS is set) or inprocess."),
     num_cpus: Optional[int] = typer.Option(None, help="CPUs for an embedded local Ray (default: all)."),
+    report: bool = typer.Option(True, help="Write the HTML dashboard report/index.html with the run."),
 ) -> None:
-    """Run a pipeline locally (embedded Ray) and publish corpus, rejects, stats and manifest."""
-    curate_job.main(pipeline, output, overwrite, executor, num_cpus)
+    """Run a pipeline locally (embedded Ray) and publish corpus, rejects, stats, report and manifest."""
+    curate_job.main(pipeline, output, overwrite, executor, num_cpus, report)
 
 
 @app.command()

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from jobs.report import build_report
-from jobs.stats import compute_stats, write_stats
+from pipelines.report import build_report
+from pipelines.stats import compute_stats, write_stats
 
 app = typer.Typer(help="Composition statistics and the HTML dashboard of a run.", no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)

@@ -22,12 +22,12 @@ from schemas.run import RunManifest
 console = Console(stderr=True)
 
 
-def curate(pipeline: Path, output: Path, *, overwrite: bool = False, executor: str = "ray", num_cpus: Optional[int] = None) -> RunManifest:
+def curate(pipeline: Path, output: Path, *, overwrite: bool = False, executor: str = "ray", num_cpus: Optional[int] = None, report: bool = True) -> RunManifest:
     """Validate, run and publish one pipeline; raises on any failure (nothing is published then)."""
     spec = load_pipeline(pipeline)
     init = {"num_cpus": num_cpus} if num_cpus else {}
-    manifest = run_pipeline(spec, output, executor=executor, overwrite=overwrite, log=lambda m: console.print(f"[dim]{m}[/]"), ray_init=init)  # type: ignore[arg-type]
-    return manifest
+    log = lambda m: console.print(f"[dim]{m}[/]")  # noqa: E731
+    return run_pipeline(spec, output, executor=executor, overwrite=overwrite, log=log, ray_init=init, report=report)  # type: ignore[arg-type]
 
 
 def print_summary(manifest: RunManifest, output: Path) -> None:
@@ -38,6 +38,8 @@ def print_summary(manifest: RunManifest, output: Path) -> None:
     for name, shards in manifest.shards.items():
         rows = sum(s.rows for s in shards)
         console.print(f"  {name + '/':<10} {out / name}  ({len(shards)} file(s), {rows} row(s))")
+    if (out / "report" / "index.html").exists():
+        console.print(f"  {'report':<10} {out / 'report' / 'index.html'}")
     console.print(f"  {'manifest':<10} {out / 'manifest.json'}")
 
 
@@ -47,12 +49,13 @@ def main(
     overwrite: bool = typer.Option(False, help="Replace a previously published run in OUTPUT."),
     executor: str = typer.Option("ray", help="ray (Ray Data; embedded local Ray unless RAY_ADDRESS is set) or inprocess."),
     num_cpus: Optional[int] = typer.Option(None, help="CPUs for an embedded local Ray (default: all)."),
+    report: bool = typer.Option(True, help="Write the HTML dashboard report/index.html with the run."),
 ) -> None:
     """Run a pipeline and publish its corpus atomically."""
     if executor not in ("ray", "inprocess"):
         raise typer.BadParameter("executor must be 'ray' or 'inprocess'")
     try:
-        manifest = curate(pipeline, output, overwrite=overwrite, executor=executor, num_cpus=num_cpus)
+        manifest = curate(pipeline, output, overwrite=overwrite, executor=executor, num_cpus=num_cpus, report=report)
     except PipelineError as error:
         console.print(f"[red]invalid pipeline[/]\n{error}")
         raise typer.Exit(2) from None

@@ -104,6 +104,7 @@ def run_pipeline(
     overwrite: bool = False,
     log: Log = print,
     ray_init: dict[str, Any] | None = None,
+    report: bool = True,
 ) -> RunManifest:
     """Execute, check the ledger, publish atomically; returns the manifest. Raises LedgerError on imbalance."""
     run_id = new_run_id()
@@ -160,6 +161,17 @@ def run_pipeline(
         ledger=ledger,
         spec=pipeline.canonical(),
     )
+    t2 = time.perf_counter()
+    # Imported here, on the driver only: Ray workers unpickle this module and need none of the charting stack.
+    from pipelines.report import build_report
+    from pipelines.stats import compute_stats, write_stats
+
+    previous = output_path if (output_path / "manifest.json").exists() else None  # deltas against the run being replaced
+    tables = compute_stats(staging, previous, manifest=manifest)
+    manifest.shards["stats"].extend(write_stats(staging, tables))
+    if report:
+        build_report(staging, None, manifest=manifest, stats=tables)
+    manifest.timings_s["stats_and_report"] = round(time.perf_counter() - t2, 3)
     write_manifest(staging, manifest)
     publish(staging, output_path)
     return manifest

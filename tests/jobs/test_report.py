@@ -1,4 +1,4 @@
-"""jobs/report.py: the dashboard page's content, self-containment and chart specs (the browser test is separate)."""
+"""pipelines/report.py: the dashboard page's content, self-containment and chart specs (the browser test is separate)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 import vl_convert
 
-from jobs.report import VEGA_LITE_VERSION, build_report, vega_bundle
-from jobs.stats import compute_stats, write_stats
+from pipelines.report import VEGA_LITE_VERSION, build_report, vega_bundle
+from pipelines.stats import compute_stats, write_stats
 from schemas.run import RunManifest
 from tests.run_folders import sample_corpus, sample_rejects, write_run
 

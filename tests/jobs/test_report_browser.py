@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.report import build_report
+from pipelines.report import build_report
 from tests.headless_chromium import Browser, find_or_install_chromium
 from tests.run_folders import sample_corpus, sample_rejects, write_run
 

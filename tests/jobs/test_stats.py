@@ -1,4 +1,4 @@
-"""jobs/stats.py on small run folders written with the real schemas."""
+"""pipelines/stats.py on small run folders written with the real schemas."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.stats import COUNT_EDGES, compute_stats, load_manifest, read_stats, write_stats
+from pipelines.stats import COUNT_EDGES, compute_stats, load_manifest, read_stats, write_stats
 from schemas.arrow import METADATA_TABLE_KEY
 from schemas.records import QUALITY_DIMENSIONS
 from schemas.stats import ALL_LANGUAGES, DIMENSIONS, STATS_MODELS, stats_schema

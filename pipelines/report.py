@@ -20,7 +20,7 @@ import jinja2
 import polars as pl
 import vl_convert
 
-from jobs.stats import compute_deltas, compute_stats, load_manifest, read_stats
+from pipelines.stats import compute_deltas, compute_stats, load_manifest, read_stats
 from schemas.records import CATEGORIES, SCENARIOS, SOURCES
 from schemas.run import RunManifest
 from schemas.stats import ALL_LANGUAGES
