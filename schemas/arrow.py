@@ -92,3 +92,23 @@ def arrow_schema(model: type[BaseModel], table: str) -> pa.Schema:
         arrow_fields(model),
         metadata={METADATA_VERSION_KEY: SCHEMA_VERSION.encode(), METADATA_TABLE_KEY: table.encode()},
     )
+
+
+def _arrow_value(annotation: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    annotation, _ = _strip_optional(annotation)
+    origin = get_origin(annotation)
+    if origin is dict:
+        return [{"key": k, "value": _arrow_value(get_args(annotation)[1], v)} for k, v in value.items()]
+    if origin in (list, tuple, set, frozenset):
+        (item,) = get_args(annotation)[:1]
+        return [_arrow_value(item, v) for v in value]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {name: _arrow_value(info.annotation, value.get(name)) for name, info in annotation.model_fields.items()}
+    return value
+
+
+def to_arrow_row(record: BaseModel) -> dict[str, Any]:
+    """A validated record as a row for `pa.Table.from_pylist(rows, schema=arrow_schema(...))`."""
+    return _arrow_value(type(record), record.model_dump())

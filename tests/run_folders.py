@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from schemas.arrow import to_arrow_row
 from schemas.records import Character, Dialogue, Quality, Reject, Turn
 from schemas.run import Ledger, OperatorLedger, RunManifest, Shard
 from schemas.tables import DIALOGUE_SCHEMA, REJECT_SCHEMA
@@ -51,10 +52,8 @@ def reject(operator: str, reason: str, number: int, duplicate_of: str | None = N
 
 
 def _arrow_row(record: Dialogue | Reject, run_id: str) -> dict:
-    row = record.model_dump()
+    row = to_arrow_row(record)
     row["pipeline_run_id"] = run_id
-    if "meta" in row:
-        row["meta"] = list(row["meta"].items())  # Arrow maps are built from (key, value) pairs
     return row
 
 
