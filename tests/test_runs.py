@@ -37,7 +37,7 @@ def quickstart_run(ray_cluster, tmp_path_factory):
 
 def test_quickstart_publishes_corpus_rejects_stats_and_balanced_manifest(quickstart_run):
     output, manifest = quickstart_run
-    assert sorted(p.name for p in output.iterdir()) == ["corpus", "manifest.json", "rejects", "stats"]
+    assert sorted(p.name for p in output.iterdir()) == ["corpus", "manifest.json", "rejects", "report", "stats"]
     ledger = manifest.ledger
     assert ledger.balanced and ledger.input == ledger.output + ledger.rejected == 14
     assert (ledger.output, ledger.rejected) == (10, 4)
