@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from operators.base import Source, SourceConfig
 from operators.columns import INPUT_FILE, INPUT_LINE, RAW, REJECT_DETAIL, REJECT_OPERATOR, REJECT_REASON, WORKING_SCHEMA
@@ -113,8 +113,9 @@ def jsonl_records(path: str) -> Iterator[tuple[int, Any, str]]:
         try:
             yield number, json.loads(text), text
         except json.JSONDecodeError as error:
-            if error.pos >= len(text.rstrip()):
-                where = "the file ends inside this record" if number == len(lines) and not ends_cleanly else "the line ends inside the record"
+            cut = number == len(lines) and not ends_cleanly  # a last line with no newline: the writer was interrupted
+            if cut or error.pos >= len(text.rstrip()):
+                where = "the file ends inside this record" if cut else "the line ends inside the record"
                 yield number, RecordError("truncated_record", f"{path}:{number}: {where} (truncated JSONL): {error.msg}"), text
             else:
                 yield number, RecordError("invalid_json", f"{path}:{number}: invalid JSON: {error.msg} at column {error.colno}"), text
@@ -141,6 +142,17 @@ def json_records(path: str) -> Iterator[tuple[int, Any, str]]:
             yield number, item, json.dumps(item, ensure_ascii=False)
     else:
         yield 1, data, text
+
+
+def validation_detail(error: ValidationError, prefix: str = "") -> str:
+    """Every problem of a validation error as `path: message`, paths like `turns[2].role` (under `prefix`)."""
+    problems = []
+    for problem in error.errors():
+        path = prefix
+        for part in problem["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        problems.append(f"{path or '(record)'}: {problem['msg']}")
+    return "; ".join(problems)
 
 
 def reject_row(operator: str, path: str, line: int, reason: str, detail: str, raw: str) -> dict[str, Any]:

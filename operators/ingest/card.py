@@ -29,9 +29,9 @@ from operators.ingest.base import (
     file_stem,
     meta_json,
     register_format,
+    validation_detail,
 )
 from operators.registry import register
-from schemas.tables import format_validation_error
 
 SPECS = {"chara_card_v2": "2", "chara_card_v3": "3"}
 PNG_KEYS = ("ccv3", "chara")  # V3 first: a V3 PNG usually carries a V2 `chara` fallback too
@@ -151,7 +151,7 @@ def card_data(card: dict[str, Any]) -> CardData:
     try:
         return CardData.model_validate(data)
     except ValidationError as error:
-        raise RecordError("invalid_record", format_validation_error(error, prefix)) from None
+        raise RecordError("invalid_record", validation_detail(error, prefix)) from None
 
 
 def card_character(card: dict[str, Any], user: str) -> tuple[dict[str, Any], list[str], str]:

@@ -26,13 +26,13 @@ from operators.ingest.base import (
     register_format,
     turn_extras,
     user_meta,
+    validation_detail,
     without_nulls,
     write_jsonl,
 )
 from operators.ingest.card import card_character, load_card
 from operators.registry import register
 from schemas.human_logs import HUMAN_LOG_VERSIONS, HrpSession, LogCharacter
-from schemas.tables import format_validation_error
 
 
 def check_version(data: dict[str, Any], kind: str) -> None:
@@ -46,7 +46,7 @@ def validate(model: type[BaseModel], data: dict[str, Any]) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise RecordError("invalid_record", format_validation_error(error, "record")) from None
+        raise RecordError("invalid_record", validation_detail(error)) from None
 
 
 class CardCache:

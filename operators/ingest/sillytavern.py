@@ -9,6 +9,7 @@ candidates a preference builder can pair against it. A bad line rejects the chat
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -58,9 +59,9 @@ class _Text(HTMLParser):
 
 
 def strip_html(text: str) -> str:
-    """Text of a message that may hold HTML (`<br>`, `<i>`, `<img>`, entities); text without tags is returned as is."""
+    """Text of a message that may hold HTML (`<br>`, `<i>`, `<img>`, entities); a lone `<` or `&` stays as it is."""
     if not _TAG.search(text):
-        return text
+        return html.unescape(text)
     parser = _Text()
     parser.feed(text)
     parser.close()
