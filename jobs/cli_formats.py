@@ -169,7 +169,7 @@ def import_(
         steps.append(consent)
     steps.append(HpiRewritePairs(context=context))
     reader = spec.reader(config, context)
-    summary = _run_import(reader, files, steps, out, run_id, block_rows)
+    summary = run_import(reader, files, steps, out, run_id, block_rows)
     summary["pii_redacted"] = dict(pii.totals) if pii is not None else None
     summary.update({"format": fmt.value, "input": str(path), "files": len(files), "run_id": run_id})
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -179,7 +179,8 @@ def import_(
     )
 
 
-def _run_import(reader: Any, files: list[str], steps: list[Any], out: Path, run_id: str, block_rows: int) -> dict[str, Any]:
+def run_import(reader: Any, files: list[str], steps: list[Any], out: Path, run_id: str, block_rows: int) -> dict[str, Any]:
+    """Read `files` block by block, run `steps` on the live rows, write corpus and rejects Parquet; returns counts."""
     (out / "corpus").mkdir(parents=True, exist_ok=True)
     (out / "rejects").mkdir(parents=True, exist_ok=True)
     reasons: Counter[str] = Counter()

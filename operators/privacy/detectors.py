@@ -46,6 +46,7 @@ _CARD = re.compile(r"(?<![\d\-+_])(?:\d{13,19}|\d{4}([ \-])\d{4}\1\d{4}\1\d{1,4}
 _IPV4 = re.compile(r"(?<![\d.A-Za-z])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.]|\.\d)")
 _IPV6 = re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Fa-f:])")
 _PHONE = re.compile(r"(?<![\dA-Za-z_+(])(?:\+|00)?\(?\d(?:[ \-.]?\(?\d{1,4}\)?){2,7}(?![\d])")
+_DATE = re.compile(r"^(?:\d{4}[\-./]\d{1,2}[\-./]\d{1,2}|\d{1,2}[\-./]\d{1,2}[\-./]\d{4})")
 _CN_MOBILE = re.compile(r"^(?:\+?86|0086)?1[3-9]\d{9}$")
 _HANDLE_AT = re.compile(r"(?<![A-Za-z0-9_@.])@[A-Za-z0-9_\u4e00-\u9fff][A-Za-z0-9_.\-\u4e00-\u9fff]{1,29}")
 _HANDLE_LABELLED = re.compile(
@@ -106,6 +107,8 @@ def _ips(text: str) -> Iterator[Match]:
         yield Match(m.start(), m.end(), "ip")
     for m in _IPV6.finditer(text):
         candidate = m.group()
+        if "::" not in candidate and candidate.count(":") < 5:
+            continue  # times like 10:23:00 are not addresses
         try:
             ipaddress.IPv6Address(candidate)
         except ValueError:
@@ -127,11 +130,13 @@ def _phones(text: str) -> Iterator[Match]:
         if _CN_MOBILE.match(("+" if raw.startswith("+") else "") + digits):
             yield Match(m.start(), m.end(), "phone")
             continue
+        if _DATE.match(raw):
+            continue
         if raw.startswith(("+", "00")):
             number, region = "+" + digits[2:] if raw.startswith("00") else raw, None
-        elif digits.startswith("0"):
+        elif digits.startswith("0") and 10 <= len(digits) <= 12:
             number, region = raw, "CN"  # a mainland landline written with its area code
-        elif re.search(r"[\s\-.()]", raw):
+        elif re.search(r"[\s\-.()]", raw) and (len(digits) == 10 or (len(digits) == 11 and digits.startswith("1"))):
             number, region = raw, "US"  # a formatted local number; a bare digit run is more often an order or student number
         else:
             continue
@@ -163,6 +168,20 @@ DETECTORS: dict[str, Callable[[str], Iterator[Match]]] = {
 }
 
 
+_SEVEN_DIGITS = re.compile(r"\d(?:\D{0,3}\d){6}")  # a phone number has at least 7 digits, perhaps spaced
+_DIGITS4 = re.compile(r"\d{4}")
+_DIGIT = re.compile(r"\d")
+# Cheap tests that rule a detector out before its regexes run (most turns hold no PII at all).
+GATES: dict[str, Callable[[str], object]] = {
+    "email": lambda t: "@" in t,
+    "url": lambda t: "." in t,
+    "cn_id": _DIGITS4.search,
+    "card": _DIGITS4.search,
+    "ip": lambda t: ("." in t or ":" in t) and _DIGIT.search(t),
+    "phone": _SEVEN_DIGITS.search,
+    "handle": lambda t: True,
+}
+
 # Full-width ASCII (as zh input methods type digits, '+', '@') folded one character for one, so spans
 # found in the folded text are spans of the original.
 _FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
@@ -171,7 +190,7 @@ _FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 def find_pii(text: str, kinds: tuple[str, ...] = PII_TYPES) -> list[Match]:
     """Non-overlapping PII spans in text order; where spans overlap, the higher-priority type wins."""
     folded = text.translate(_FOLD)
-    candidates = [match for kind in kinds for match in DETECTORS[kind](folded)]
+    candidates = [match for kind in kinds if GATES[kind](folded) for match in DETECTORS[kind](folded)]
     priority = {kind: index for index, kind in enumerate(PII_TYPES)}
     candidates.sort(key=lambda m: (priority["ip"] if m.strong else priority[m.kind], m.start, -(m.end - m.start)))
     taken: list[Match] = []
