@@ -211,6 +211,9 @@ class IngestSource(Source):
         except RecordError as error:
             detail = error.detail if error.detail.startswith(path) else f"{where}: {error.detail}"
             return reject_row(self.name, path, line, error.reason, detail, raw)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as error:
+            # A shape no check anticipated (community files vary wildly): reject the record, keep the run.
+            return reject_row(self.name, path, line, "invalid_record", f"{where}: unexpected record shape: {type(error).__name__}: {error}", raw)
         row[INPUT_FILE] = path
         row[INPUT_LINE] = line
         return row
