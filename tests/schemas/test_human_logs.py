@@ -55,3 +55,13 @@ def test_hpi_empty_rewrite_is_an_error() -> None:
     bad = {**SESSION, "turns": [{"role": "user", "text": "hi"}, {"role": "character", "text": "x", "rewrite": "  "}]}
     with pytest.raises(ValueError, match="rewrite is empty"):
         validate_record(HpiSession, bad, "line 1")
+
+
+def test_json_schemas_export_with_descriptions() -> None:
+    from schemas.human_logs import HUMAN_LOG_MODELS
+
+    hpi = HUMAN_LOG_MODELS["hpi_session"].model_json_schema()
+    turn = hpi["$defs"]["HpiTurn"]["properties"]
+    assert "rewrite" in turn and "better version" in turn["rewrite"]["description"]
+    assert hpi["additionalProperties"] is False
+    assert set(HUMAN_LOG_MODELS) == {"hrp_session", "hpi_session"}
