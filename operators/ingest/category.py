@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 # Tags as used by Character Card sites, PIPPA (Character.AI categories) and Chinese role-play apps.
 TAGS: dict[str, str] = {
@@ -79,6 +80,7 @@ def scores(text: str) -> dict[str, float]:
     return {category: sum(w * min(len(p.findall(text)), 3) for p, w in cues) for category, cues in _COMPILED.items()}
 
 
+@lru_cache(maxsize=4096)  # logs repeat one character's profile in session after session
 def classify_profile(text: str) -> str | None:
     """The category the profile's cues point to, or None when they are too weak or tied."""
     if not text.strip():

@@ -30,7 +30,7 @@ from operators.ingest.base import (
     turn_extras,
     write_jsonl,
 )
-from operators.ingest.hrp import CardCache, check_version, iso, log_character, log_record, validate, without_nulls
+from operators.ingest.hrp import CardCache, check_version, log_character, log_record, validate, without_nulls
 from operators.registry import register
 from schemas.human_logs import HpiSession
 
@@ -64,7 +64,7 @@ class HpiReader(IngestSource):
         low, high = record.rating_scale
         messages = []
         for index, turn in enumerate(record.turns):
-            extra: dict[str, Any] = {"timestamp": iso(turn.timestamp)} if turn.timestamp else {}
+            extra: dict[str, Any] = {"timestamp": data["turns"][index]["timestamp"]} if turn.timestamp else {}
             text = turn.text
             if turn.role == "character":
                 if turn.rewrite is not None and config.turn_text == "rewrite":
@@ -78,7 +78,7 @@ class HpiReader(IngestSource):
                             raise RecordError("low_rated_turn", f"turns[{index}] is rated {turn.rating} on {list(record.rating_scale)} with no rewrite (low_rated: reject)")
                         extra["bad_case"] = True
             messages.append(Message(turn.role, text, turn.speaker, turn.author_id, extra or None))
-        session_extra = {"model": record.model, "rating_scale": list(record.rating_scale), "started_at": iso(record.started_at)}
+        session_extra = {"model": record.model, "rating_scale": list(record.rating_scale), "started_at": data.get("started_at")}
         return Session(
             character=character,
             messages=messages,

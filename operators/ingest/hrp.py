@@ -83,10 +83,6 @@ def log_character(given: LogCharacter, log_path: str, user: str, cards: CardCach
     return character, list(dict.fromkeys(given.tags + tags))
 
 
-def iso(value: Any) -> Any:
-    return value.isoformat() if value is not None else None
-
-
 @register
 class HrpReader(IngestSource):
     name: ClassVar[str] = "read.hrp"
@@ -101,10 +97,12 @@ class HrpReader(IngestSource):
         check_version(data, "HRP")
         record: HrpSession = validate(HrpSession, data)
         character, tags = log_character(record.character, path, record.user_role or "User", self.cards)
+        # timestamps kept as written (validated above): the export gives back the same string
         messages = [
-            Message(t.role, t.text, t.speaker, t.author_id, {"timestamp": iso(t.timestamp)} if t.timestamp else None) for t in record.turns
+            Message(t.role, t.text, t.speaker, t.author_id, {"timestamp": raw["timestamp"]} if t.timestamp else None)
+            for t, raw in zip(record.turns, data["turns"], strict=True)
         ]
-        extra = {k: v for k, v in {"started_at": iso(record.started_at), "card": record.character.card}.items() if v is not None}
+        extra = {k: v for k, v in {"started_at": data.get("started_at"), "card": record.character.card}.items() if v is not None}
         return Session(
             character=character,
             messages=messages,
