@@ -77,11 +77,15 @@ def export_openai_record(dialogue: dict[str, Any]) -> dict[str, Any]:
     system = dialogue["character"].get("profile_text")
     if system is not None:
         messages.append({"role": "system", "content": system})
+    native = "openai.turns" in dialogue["meta"] or "openai.record" in dialogue["meta"]
     for turn, kept in zip(dialogue["turns"], turn_extras(dialogue, "openai"), strict=True):
         content: Any = turn["text"]
         if kept.pop("_content_parts", False):
             content = [{"type": "text", "text": turn["text"]}]
-        messages.append({"role": "user" if turn["role"] == "user" else "assistant", "content": content, **kept})
+        message = {"role": "user" if turn["role"] == "user" else "assistant", "content": content, **kept}
+        if not native and turn["role"] == "character":
+            message["name"] = dialogue["character"]["name"]  # from another format: name the character, or a re-import cannot
+        messages.append(message)
     return {**meta_json(dialogue, "openai.record", {}), "messages": messages}
 
 
