@@ -23,6 +23,9 @@ from operators.registry import register
 
 PiiType = Literal["email", "url", "cn_id", "card", "ip", "phone", "handle"]
 META_COUNTS = "privacy.pii"
+# Keys of meta JSON values that hold times, ratings or positions, never free text: not scanned.
+NOT_TEXT = frozenset({"timestamp", "started_at", "send_date", "create_date", "submission_timestamp", "gen_started", "gen_finished",
+                      "rating", "rating_scale", "swipe_id", "text_is", "bad_case", "position", "turn", "chars"})
 # Keys an ingest source writes for ids and bookkeeping: never PII, and consent matches on them.
 _SKIP_PREFIX = "ingest."
 
@@ -54,7 +57,7 @@ class _Counter:
         if isinstance(value, list):
             return [self.json_value(v) for v in value]
         if isinstance(value, dict):
-            return {k: self.json_value(v) for k, v in value.items()}
+            return {k: v if k in NOT_TEXT else self.json_value(v) for k, v in value.items()}
         return value
 
 
