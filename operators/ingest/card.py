@@ -75,21 +75,20 @@ def resolve_macros(text: str, char: str, user: str) -> str:
 def example_lines(mes_example: str, char: str, user: str) -> list[str]:
     """The character's lines in `mes_example` (`<START>` blocks of `{{char}}: ...`/`{{user}}: ...`), macros resolved."""
     speaker = re.compile(r"^\s*(\{\{char\}\}|\{\{user\}\}|<BOT>|<USER>|" + re.escape(char) + "|" + re.escape(user) + r")\s*:\s?(.*)$", re.IGNORECASE)
+    is_char = {"{{char}}", "<bot>", char.casefold()}
     lines: list[str] = []
     for block in _START.split(mes_example):
-        current: list[str] | None = None
+        current: list[str] | None = None  # the character's utterance being read, None inside the user's
         for raw in block.splitlines():
             match = speaker.match(raw)
             if match:
-                who = match.group(1).casefold()
-                current = [] if who in ("{{char}}", "<bot>", char.casefold()) else None
-                if current is not None:
-                    lines.append("")
-                    current.append(match.group(2))
+                if current:
+                    lines.append("\n".join(current).strip())
+                current = [match.group(2)] if match.group(1).casefold() in is_char else None
             elif current is not None and raw.strip():
-                current.append(raw.strip())
-            if current is not None:
-                lines[-1] = "\n".join(current).strip()
+                current.append(raw.strip())  # a continuation line of the same utterance
+        if current:
+            lines.append("\n".join(current).strip())
     return [resolve_macros(line, char, user) for line in lines if line]
 
 
