@@ -125,3 +125,13 @@ def _redact_meta_value(value: str | None, counter: _Counter) -> str | None:
 def _add(total: dict[str, int], counts: dict[str, int]) -> None:
     for kind, count in counts.items():
         total[kind] = total.get(kind, 0) + count
+
+
+def redaction_totals(table: pa.Table) -> dict[str, int]:
+    """PII redactions per type over a table of dialogues (from `meta["privacy.pii"]`), for a run's manifest."""
+    totals: dict[str, int] = {}
+    for meta in table.column("meta").to_pylist():
+        counts = dict(meta or []).get(META_COUNTS)
+        if counts:
+            _add(totals, json.loads(counts))
+    return dict(sorted(totals.items()))

@@ -59,3 +59,11 @@ def test_rows_without_pii_are_unchanged(tmp_path: Path) -> None:
     clean = {**SESSION, "user_role": None, "turns": [{"role": "user", "text": "你好"}, {"role": "character", "text": "你好呀"}]}
     table = read("hrp", write_jsonl(tmp_path / "hrp.jsonl", [clean]))
     assert PiiRedaction()(table).equals(table)
+
+
+def test_redaction_totals_sum_the_rows(tmp_path: Path) -> None:
+    from operators.privacy.pii import redaction_totals
+
+    sessions = [SESSION, {**SESSION, "id": "other", "turns": SESSION["turns"][:1]}]
+    redacted = PiiRedaction()(read("hpi", write_jsonl(tmp_path / "hpi.jsonl", sessions)))
+    assert redaction_totals(redacted) == {"card": 1, "cn_id": 1, "email": 4, "handle": 1, "ip": 1, "phone": 3}
