@@ -50,9 +50,9 @@ _DATE = re.compile(r"^(?:\d{4}[\-./]\d{1,2}[\-./]\d{1,2}|\d{1,2}[\-./]\d{1,2}[\-
 _CN_MOBILE = re.compile(r"^(?:\+?86|0086)?1[3-9]\d{9}$")
 _HANDLE_AT = re.compile(r"(?<![A-Za-z0-9_@.])@[A-Za-z0-9_\u4e00-\u9fff][A-Za-z0-9_.\-\u4e00-\u9fff]{1,29}")
 _HANDLE_LABELLED = re.compile(
-    r"(?:(?<![A-Za-z])(?:instagram|twitter|telegram|discord|snapchat|tiktok|wechat|weixin|line\s?id|ins|ig|tg|vx|wx)(?![A-Za-z])"
+    r"(?:(?P<latin>(?<![A-Za-z])(?:instagram|twitter|telegram|discord|snapchat|tiktok|wechat|weixin|line\s?id|ins|ig|tg|vx|wx)(?![A-Za-z]))"
     r"|微信号?|QQ号?|抖音号?|小红书号?|微博号?|B站)"
-    r"\s*(?:号码|账号|ID|id)?\s*(?:is|是|为|[:：])?\s*(?P<value>[A-Za-z0-9_][A-Za-z0-9_.\-]{4,29})",
+    r"\s*(?:号码|账号|ID|id)?\s*(?P<sep>is\b|是|为|[:：])?\s*(?P<value>[A-Za-z0-9_][A-Za-z0-9_.\-]{3,28}[A-Za-z0-9_])",
     re.IGNORECASE,
 )
 _WXID = re.compile(r"(?<![A-Za-z0-9_])wxid_[A-Za-z0-9_\-]{4,30}")
@@ -152,6 +152,10 @@ def _handles(text: str) -> Iterator[Match]:
     for m in _HANDLE_AT.finditer(text):
         yield Match(m.start(), m.end(), "handle")
     for m in _HANDLE_LABELLED.finditer(text):
+        # "sent a telegram warning": after an English label with no ':' or 'is', only a handle-looking
+        # value (with a digit, '_' or '.') counts
+        if m.group("latin") and not m.group("sep") and not re.search(r"[\d_.]", m.group("value")):
+            continue
         yield Match(m.start("value"), m.end("value"), "handle", strong=True)
     for m in _WXID.finditer(text):
         yield Match(m.start(), m.end(), "handle", strong=True)
