@@ -2,7 +2,8 @@
 
 `import FORMAT PATH --out DIR` reads a file or a folder with the format's Source, redacts PII, applies
 consent (opt-outs, pseudonymous author ids), turns HPI rewrites into preference pairs, and writes
-DIR/corpus/part-00000.parquet, DIR/rejects/part-00000.parquet, DIR/pairs/ and DIR/summary.json with the
+DIR/corpus/part-00000.parquet, DIR/rejects/part-00000.parquet, DIR/pairs/ (HPI), DIR/profiles/ (cards) and
+DIR/summary.json with the
 Arrow schemas of `schemas/`. `export FORMAT CORPUS_DIR --out PATH` writes a corpus back in a format.
 """
 
@@ -113,7 +114,7 @@ def _apply(operator: Any, table: pa.Table) -> pa.Table:
 def import_(
     fmt: Annotated[FormatName, typer.Argument(metavar="FORMAT", help="Input format.")],
     path: Annotated[Path, typer.Argument(help="A file, or a folder searched recursively for the format's files.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: corpus/, rejects/, pairs/ and summary.json are written in it.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: corpus/, rejects/, pairs/ (hpi), profiles/ (card) and summary.json are written in it.")],
     category: Annotated[str | None, typer.Option(help="Category of every character (celebrity, daily_life, fictional, other); default: from the format, tags, or the profile.")] = None,
     scenario: Annotated[str, typer.Option(help="Scenario for formats that carry none.")] = "other",
     language: Annotated[str | None, typer.Option(help="Language for formats that carry none; default: detected.")] = None,
@@ -145,7 +146,7 @@ def import_(
     if not files:
         console.print(f"[red]error:[/red] {path}: no {'/'.join(spec.reader.suffixes)} files for format {fmt.value}")
         raise typer.Exit(2)
-    parts = [out / name for name in ("corpus", "rejects", "pairs", "summary.json")]
+    parts = [out / name for name in ("corpus", "rejects", "pairs", "profiles", "summary.json")]
     if any(p.exists() for p in parts):
         if not overwrite:
             console.print(f"[red]error:[/red] {out} already holds an import; pass --overwrite to replace it")
@@ -173,9 +174,10 @@ def import_(
     summary["pii_redacted"] = dict(pii.totals) if pii is not None else None
     summary.update({"format": fmt.value, "input": str(path), "files": len(files), "run_id": run_id})
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    reasons = ", ".join(f"{reason} {count}" for reason, count in summary["reject_reasons"].items())
     console.print(
-        f"{summary['records']} records: [green]{summary['dialogues']} dialogues[/green], {summary['rejected']} rejected "
-        f"{dict(summary['reject_reasons']) or ''}, {summary['pairs']} pairs -> {out}"
+        f"{summary['records']} records: [green]{summary['dialogues']} dialogues[/green], {summary['rejected']} rejected"
+        f"{f' ({reasons})' if reasons else ''}, {summary['pairs']} pairs, {summary['profiles']} profiles -> {out}"
     )
 
 
@@ -211,10 +213,9 @@ def run_import(reader: Any, files: list[str], steps: list[Any], out: Path, run_i
     finally:
         corpus_writer.close()
         reject_writer.close()
-    pairs_dir = out / "pairs"
-    pairs = sum(pq.ParquetFile(p).metadata.num_rows for p in pairs_dir.glob("*.parquet")) if pairs_dir.is_dir() else 0
+    side = {table: sum(pq.ParquetFile(p).metadata.num_rows for p in (out / table).glob("*.parquet")) for table in ("pairs", "profiles")}
     elapsed = time.perf_counter() - started
-    return {**counts, "reject_reasons": dict(sorted(reasons.items())), "pairs": pairs, "seconds": round(elapsed, 3)}
+    return {**counts, "reject_reasons": dict(sorted(reasons.items())), **side, "seconds": round(elapsed, 3)}
 
 
 def corpus_dialogues(corpus: Path, batch_rows: int = 2_000) -> Iterator[dict[str, Any]]:

@@ -4,7 +4,8 @@ A card is a character, not a chat: its row carries the profile (description, per
 mapped into `profile_text`, styles and attributes; `mes_example` blocks parsed into example lines) and one
 turn, the greeting (`first_mes`). `{{char}}`/`{{user}}` (and the old `<BOT>`/`<USER>`) are resolved. The
 whole card, macros unresolved and unknown `extensions` included (the spec requires keeping them), travels
-in `meta["card.record"]`, which the exporter writes back.
+in `meta["card.record"]`, which the exporter writes back. In a run (a staging directory in the context)
+each card's profile is also written to the `profiles` side table (`character_profile`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from operators.columns import REJECT_REASON
 from operators.ingest.base import (
     META_TAGS,
     IngestConfig,
@@ -32,7 +36,9 @@ from operators.ingest.base import (
     validation_detail,
 )
 from operators.registry import register
+from schemas.tables import TABLES
 
+PROFILE_SCHEMA = TABLES["character_profile"].schema
 SPECS = {"chara_card_v2": "2", "chara_card_v3": "3"}
 PNG_KEYS = ("ccv3", "chara")  # V3 first: a V3 PNG usually carries a V2 `chara` fallback too
 _MACROS = {"char": re.compile(r"\{\{char\}\}|<BOT>", re.IGNORECASE), "user": re.compile(r"\{\{user\}\}|<USER>", re.IGNORECASE)}
@@ -202,11 +208,28 @@ class CardReader(IngestSource):
             return
         yield from super().records(path)
 
+    def read(self, path: str, rows_per_block: int) -> Iterator[pa.Table]:
+        """Rows as every source yields them; in a run, each card's profile also goes to the `profiles` side table."""
+        for block in super().read(path, rows_per_block):
+            if self.context.staging_dir is not None:
+                self.context.side_output("profiles", card_profiles(block, self.context.run_id))
+            yield block
+
     def parse(self, data: Any, path: str, line: int) -> Session:
         config: CardConfig = self.config  # type: ignore[assignment]
         character, tags, greeting = card_character(data, config.user_name)
         messages = [Message("character", greeting)] if greeting.strip() else []
         return Session(character=character, messages=messages, record_id=None, tags=tags, extra=data)
+
+
+def card_profiles(block: pa.Table, run_id: str) -> pa.Table:
+    """The `character_profile` rows of the cards read in a block (rejects have none)."""
+    live = block.filter(pc.is_null(block.column(REJECT_REASON)))
+    rows = [
+        {**row["character"], "character_id": row["character_id"], "source": "import", "source_ref": row["source_ref"], "pipeline_run_id": run_id}
+        for row in live.select(["character", "character_id", "source_ref"]).to_pylist()
+    ]
+    return pa.Table.from_pylist(rows, schema=PROFILE_SCHEMA)
 
 
 def dialogue_card(dialogue: dict[str, Any]) -> dict[str, Any]:

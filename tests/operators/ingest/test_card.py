@@ -150,3 +150,26 @@ def test_card_built_from_a_canonical_dialogue_reads_back(tmp_path: Path) -> None
 def test_example_lines_handle_names_and_legacy_macros() -> None:
     text = "<START>\n<USER>: hi\n<BOT>: hello there\nMaya: second line\n<START>\nUser: ok\nMaya: *waves*"
     assert example_lines(text, "Maya", "User") == ["hello there", "second line", "*waves*"]
+
+
+def test_in_a_run_cards_also_write_profiles(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from operators.base import RunContext
+    from operators.ingest.card import CardReader
+    from schemas.tables import TABLES
+
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    (folder / "sera.json").write_text(json.dumps(V2), encoding="utf-8")
+    (folder / "broken.json").write_text("{", encoding="utf-8")
+    staging = tmp_path / "staging"
+    reader = CardReader(CardReader.Config(paths=[str(folder)]), RunContext(run_id="r7", staging_dir=str(staging)))
+    for file in sorted(folder.iterdir()):
+        list(reader.read(str(file), 10))
+    (part,) = (staging / "profiles").glob("*.parquet")
+    profiles = pq.read_table(part)
+    assert profiles.schema.equals(TABLES["character_profile"].schema, check_metadata=False)
+    (profile,) = profiles.to_pylist()
+    assert profile["name"] == "Seraphina" and profile["category"] == "fictional" and profile["pipeline_run_id"] == "r7"
+    assert profile["styles"]["example_lines"] == ["I am Seraphina.\nI keep this forest.", "Because no one else would."]
