@@ -1,0 +1,1 @@
+"""ingest operators: human logs (HRP, HPI) and community formats, as sources and exporters."""

@@ -1,0 +1,1 @@
+"""preference operators: build preference pairs (DPO data) from the corpus."""

@@ -1,0 +1,87 @@
+"""`preference.hpi_rewrite`: HPI rewrites as preference pairs, written to the `pairs` side table.
+
+For every character turn of an HPI dialogue that a human rewrote (`meta["hpi.turns"]`, see read.hpi):
+context = the turns before it, chosen = the human rewrite, rejected = the model's output,
+`pair_source = hpi_rewrite`. It runs where the pipeline puts it, after `privacy.pii` and
+`privacy.consent`, so pairs carry only what the corpus may carry and opted-out sessions give none.
+Rows pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from operators.base import Operator, OperatorConfig
+from operators.registry import register
+from schemas.tables import TABLES
+
+PAIR_SCHEMA = TABLES["preference_pair"].schema
+COLUMNS = ("dialogue_id", "character_id", "character", "user_role", "scenario", "language", "turns", "meta", "split", "source_ref")
+
+
+def pair_id(dialogue_id: str, turn: int, chosen: str, rejected: str) -> str:
+    """`p_` + hash of the dialogue, the turn and both replies: stable across runs."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (dialogue_id, str(turn), chosen, rejected):
+        digest.update(part.encode("utf-8") + b"\x1f")
+    return "p_" + digest.hexdigest()
+
+
+def rewrite_pairs(row: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
+    """The preference pairs of one dialogue row (none when it has no HPI rewrites)."""
+    meta = dict(row["meta"] or [])
+    if "hpi.turns" not in meta:
+        return []
+    turns = row["turns"] or []
+    extras = json.loads(meta["hpi.turns"])
+    pairs = []
+    for index, (turn, extra) in enumerate(zip(turns, extras, strict=False)):
+        if not extra or turn["role"] != "character":
+            continue
+        if extra.get("text_is") == "rewrite":
+            chosen, rejected = turn["text"], extra["model_output"]
+        elif extra.get("text_is") == "model_output":
+            chosen, rejected = extra["rewrite"], turn["text"]
+        else:
+            continue
+        if chosen.strip() == rejected.strip():
+            continue  # a rewrite identical to the output states no preference
+        speaker = turn["speaker"]
+        pairs.append(
+            {
+                "pair_id": pair_id(row["dialogue_id"], index, chosen, rejected),
+                "dialogue_id": row["dialogue_id"],
+                "character_id": row["character_id"],
+                "character": row["character"],
+                "user_role": row["user_role"],
+                "scenario": row["scenario"],
+                "language": row["language"],
+                "context": turns[:index],
+                "chosen": {"speaker": speaker, "text": chosen},
+                "rejected": {"speaker": speaker, "text": rejected},
+                "pair_source": "hpi_rewrite",
+                "margin": None,
+                "split": row["split"],
+                "source_ref": f"{row['source_ref']}#turn={index}" if row["source_ref"] else None,
+                "pipeline_run_id": run_id,
+            }
+        )
+    return pairs
+
+
+@register
+class HpiRewritePairs(Operator):
+    name: ClassVar[str] = "preference.hpi_rewrite"
+    Config = OperatorConfig
+    reads = frozenset(COLUMNS)
+    summary = "HPI rewrites -> preference pairs (chosen: human rewrite, rejected: model output) in the `pairs` side table."
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        pairs = [pair for row in batch.select(list(COLUMNS)).to_pylist() for pair in rewrite_pairs(row, self.context.run_id)]
+        if pairs:
+            self.context.side_output("pairs", pa.Table.from_pylist(pairs, schema=PAIR_SCHEMA))
+        return batch
