@@ -69,13 +69,10 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("CHARDIAL_PSEUDONYM_SALT", "benchmark-salt")
 
-    from jobs.cli_formats import run_import
-    from operators.base import RunContext
     from operators.ingest.hrp import HrpReader
-    from operators.preference.hpi_rewrite import HpiRewritePairs
-    from operators.privacy.consent import Consent
-    from operators.privacy.pii import PiiRedaction
     from operators.readers.native_jsonl import NativeJsonlReader
+    from pipelines.execute import run_pipeline
+    from pipelines.spec import pipeline_from_dict
 
     started = time.perf_counter()
     hrp, native = generate(args.sessions, args.workdir)
@@ -90,10 +87,18 @@ def main() -> None:
     }
     out = args.workdir / "import"
     shutil.rmtree(out, ignore_errors=True)
-    context = RunContext(run_id="bench", staging_dir=str(out))
-    steps = [PiiRedaction(context=context), Consent(context=context), HpiRewritePairs(context=context)]
-    reader = HrpReader(HrpReader.Config(paths=[str(hrp)]), context)
-    results["import"] = timed("import", lambda: run_import(reader, [str(hrp)], steps, out, "bench", args.block_rows)["dialogues"])
+    # What `chardial import hrp` runs: read, normalize, PII, consent, pairs, then ledger and publication.
+    pipeline = pipeline_from_dict(
+        {
+            "name": "import-benchmark",
+            "sources": [{"op": "read.hrp", "paths": [str(hrp)]}],
+            "operators": [{"op": "normalize.text"}, {"op": "privacy.pii"}, {"op": "privacy.consent"}, {"op": "preference.hpi_rewrite"}],
+            "execution": {"rows_per_block": args.block_rows},
+        },
+        "import benchmark",
+        args.workdir,
+    )
+    results["import"] = timed("import", lambda: run_pipeline(pipeline, out, executor="inprocess", log=lambda m: None, report=False).ledger.output)
     for key in ("read_hrp", "import"):
         results[key]["cpu_ratio_to_baseline"] = round(results[key]["sessions_per_cpu_s"] / results["baseline"]["sessions_per_cpu_s"], 3)
         results[key]["wall_ratio_to_baseline"] = round(results[key]["sessions_per_s"] / results["baseline"]["sessions_per_s"], 3)

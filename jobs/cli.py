@@ -12,12 +12,14 @@ from rich.console import Console
 from rich.table import Table
 
 from jobs import curate as curate_job
+from jobs.cli_formats import app as formats_app
 from jobs.cli_report import app as report_app
 
 app = typer.Typer(help="CharacterDial: character role-play corpora on Ray.", no_args_is_help=True, add_completion=False)
 schema_app = typer.Typer(help="Record schemas: JSON Schema export and reference docs.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.add_typer(report_app)
+app.add_typer(formats_app)
 console = Console()
 err = Console(stderr=True)
 

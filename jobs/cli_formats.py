@@ -10,30 +10,22 @@ Arrow schemas of `schemas/`. `export FORMAT CORPUS_DIR --out PATH` writes a corp
 from __future__ import annotations
 
 import json
-import shutil
-import time
-from collections import Counter
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from operators.base import RunContext
-from operators.columns import DIALOGUE_COLUMNS, INPUT_FILE, INPUT_LINE, RAW, REJECT_DETAIL, REJECT_OPERATOR, REJECT_REASON
 from operators.ingest.base import FORMATS, dialogue_dicts, input_files
-from operators.preference.hpi_rewrite import HpiRewritePairs
 from operators.privacy.consent import Consent, ConsentConfig
-from operators.privacy.pii import PiiRedaction
 from operators.registry import all_operators
-from schemas.tables import DIALOGUE_SCHEMA, REJECT_SCHEMA
+from pipelines.execute import run_pipeline
+from pipelines.publish import PublishError
+from pipelines.spec import PipelineError, pipeline_from_dict
 
 all_operators()  # every format module registers itself on import
 
@@ -67,47 +59,8 @@ def _options(pairs: list[str]) -> dict[str, Any]:
     return settings
 
 
-def _live(table: pa.Table) -> pa.Array:
-    return pc.is_null(table.column(REJECT_REASON))
 
 
-def _reject_records(table: pa.Table, run_id: str, operator_default: str) -> pa.Table:
-    """Reject rows of a working table as the `reject` table: canonical JSON when parsed, else the raw input."""
-    rows = []
-    parsed = dialogue_dicts(table)
-    for row, dialogue in zip(table.select([REJECT_REASON, REJECT_OPERATOR, REJECT_DETAIL, INPUT_FILE, INPUT_LINE, RAW]).to_pylist(), parsed, strict=True):
-        record = row[RAW] if dialogue.get("dialogue_id") is None else json.dumps(dialogue, ensure_ascii=False, default=str)
-        rows.append(
-            {
-                "operator": row[REJECT_OPERATOR] or operator_default,
-                "reason": row[REJECT_REASON],
-                "detail": row[REJECT_DETAIL],
-                "input_file": row[INPUT_FILE],
-                "input_line": row[INPUT_LINE],
-                "dialogue_id": dialogue.get("dialogue_id"),
-                "duplicate_of": None,
-                "record": record or "",
-                "pipeline_run_id": run_id,
-            }
-        )
-    return pa.Table.from_pylist(rows, schema=REJECT_SCHEMA)
-
-
-def _corpus_part(table: pa.Table, run_id: str) -> pa.Table:
-    table = table.select(list(DIALOGUE_COLUMNS))
-    table = table.set_column(table.schema.get_field_index("pipeline_run_id"), "pipeline_run_id", pa.array([run_id] * table.num_rows, pa.string()))
-    return table.cast(DIALOGUE_SCHEMA)
-
-
-def _apply(operator: Any, table: pa.Table) -> pa.Table:
-    """Run a row-preserving operator on the live rows only, as the pipeline does."""
-    live = _live(table)
-    if not pc.any(live).as_py():
-        return table
-    indices = pc.indices_nonzero(live)
-    done = operator(table.take(indices))
-    dead = table.filter(pc.invert(live))
-    return pa.concat_tables([done, dead]) if dead.num_rows else done
 
 
 @app.command("import", no_args_is_help=True)
@@ -127,17 +80,14 @@ def import_(
     pseudonymize: Annotated[bool | None, typer.Option(help="Replace author ids by salted pseudonyms ($CHARDIAL_PSEUDONYM_SALT); default: on for hrp and hpi.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing import in --out.")] = False,
     block_rows: Annotated[int, typer.Option(min=1, help="Records per block.")] = 2_000,
+    executor: Annotated[str, typer.Option(help="inprocess (default: no cluster needed) or ray (embedded local Ray unless RAY_ADDRESS is set).")] = "inprocess",
 ) -> None:
-    """Import FORMAT records from PATH into a corpus folder (Parquet), with rejects and preference pairs."""
+    """Import FORMAT records from PATH into a published run folder: corpus, rejects, pairs, manifest with ledger."""
     spec = FORMATS[fmt.value]
-    settings = {"paths": [str(path)], "scenario": scenario, "same_side": same_side, "max_chars_per_turn": max_chars_per_turn, **_options(option or [])}
+    settings: dict[str, Any] = {"paths": [str(path.resolve())], "scenario": scenario, "same_side": same_side, "max_chars_per_turn": max_chars_per_turn, **_options(option or [])}
     for key, value in (("category", category), ("language", language), ("character_name", character_name)):
         if value is not None:
             settings[key] = value
-    try:
-        config = spec.reader.Config(**settings)
-    except ValidationError as error:
-        raise typer.BadParameter(str(error)) from None
     try:
         files = input_files(str(path), spec.reader.suffixes)
     except FileNotFoundError as error:
@@ -146,76 +96,41 @@ def import_(
     if not files:
         console.print(f"[red]error:[/red] {path}: no {'/'.join(spec.reader.suffixes)} files for format {fmt.value}")
         raise typer.Exit(2)
-    parts = [out / name for name in ("corpus", "rejects", "pairs", "profiles", "summary.json")]
-    if any(p.exists() for p in parts):
-        if not overwrite:
-            console.print(f"[red]error:[/red] {out} already holds an import; pass --overwrite to replace it")
-            raise typer.Exit(2)
-        for p in parts:
-            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     pseudonyms = fmt.value in HUMAN_LOGS if pseudonymize is None else pseudonymize
-    run_id = "import-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    context = RunContext(run_id=run_id, staging_dir=str(out))
-    steps: list[Any] = []
-    pii = PiiRedaction(context=context) if redact_pii else None
-    if pii is not None:
-        steps.append(pii)
+    steps: list[dict[str, Any]] = [{"op": "normalize.text"}]
+    if redact_pii:
+        steps.append({"op": "privacy.pii"})
     if opt_out is not None or pseudonyms:
-        consent = Consent(ConsentConfig(opt_out_file=str(opt_out) if opt_out else None, pseudonymize=pseudonyms), context)
-        try:
-            consent.setup()
+        consent = {"op": "privacy.consent", "opt_out_file": str(opt_out.resolve()) if opt_out else None, "pseudonymize": pseudonyms}
+        try:  # fail before any data moves: a missing salt or a bad opt-out file
+            Consent(ConsentConfig(**{k: v for k, v in consent.items() if k != "op"})).setup()
         except (RuntimeError, ValueError, OSError) as error:
             console.print(f"[red]error:[/red] {error}")
             raise typer.Exit(2) from None
         steps.append(consent)
-    steps.append(HpiRewritePairs(context=context))
-    reader = spec.reader(config, context)
-    summary = run_import(reader, files, steps, out, run_id, block_rows)
-    summary["pii_redacted"] = dict(pii.totals) if pii is not None else None
-    summary.update({"format": fmt.value, "input": str(path), "files": len(files), "run_id": run_id})
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    reasons = ", ".join(f"{reason} {count}" for reason, count in summary["reject_reasons"].items())
-    console.print(
-        f"{summary['records']} records: [green]{summary['dialogues']} dialogues[/green], {summary['rejected']} rejected"
-        f"{f' ({reasons})' if reasons else ''}, {summary['pairs']} pairs, {summary['profiles']} profiles -> {out}"
-    )
-
-
-def run_import(reader: Any, files: list[str], steps: list[Any], out: Path, run_id: str, block_rows: int) -> dict[str, Any]:
-    """Read `files` block by block, run `steps` on the live rows, write corpus and rejects Parquet; returns counts."""
-    (out / "corpus").mkdir(parents=True, exist_ok=True)
-    (out / "rejects").mkdir(parents=True, exist_ok=True)
-    reasons: Counter[str] = Counter()
-    counts = {"records": 0, "dialogues": 0, "rejected": 0}
-    started = time.perf_counter()
-    corpus_writer = pq.ParquetWriter(out / "corpus" / "part-00000.parquet", DIALOGUE_SCHEMA, compression="zstd")
-    reject_writer = pq.ParquetWriter(out / "rejects" / "part-00000.parquet", REJECT_SCHEMA, compression="zstd")
+    steps.append({"op": "preference.hpi_rewrite"})
+    data = {
+        "name": f"import-{fmt.value}",
+        "sources": [{"op": spec.reader.name, **settings}],
+        "operators": steps,
+        "execution": {"rows_per_block": block_rows},
+    }
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[records]} records"),
-                      TimeElapsedColumn(), console=console, transient=True) as progress:
-            task = progress.add_task(f"import {reader.format}", total=len(files), records=0)
-            for file in files:
-                for block in reader.read(file, block_rows):
-                    for step in steps:
-                        block = _apply(step, block)
-                    live = _live(block)
-                    kept, dropped = block.filter(live), block.filter(pc.invert(live))
-                    if kept.num_rows:
-                        corpus_writer.write_table(_corpus_part(kept, run_id))
-                    if dropped.num_rows:
-                        reject_writer.write_table(_reject_records(dropped, run_id, reader.name))
-                        reasons.update(dropped.column(REJECT_REASON).to_pylist())
-                    counts["records"] += block.num_rows
-                    counts["dialogues"] += kept.num_rows
-                    counts["rejected"] += dropped.num_rows
-                    progress.update(task, records=counts["records"])
-                progress.advance(task)
-    finally:
-        corpus_writer.close()
-        reject_writer.close()
-    side = {table: sum(pq.ParquetFile(p).metadata.num_rows for p in (out / table).glob("*.parquet")) for table in ("pairs", "profiles")}
-    elapsed = time.perf_counter() - started
-    return {**counts, "reject_reasons": dict(sorted(reasons.items())), **side, "seconds": round(elapsed, 3)}
+        pipeline = pipeline_from_dict(data, f"chardial import {fmt.value}", Path.cwd())
+        manifest = run_pipeline(pipeline, out, executor=executor, overwrite=overwrite, log=lambda m: console.print(f"[dim]{m}[/]"), report=False)  # type: ignore[arg-type]
+    except PipelineError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    except PublishError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    ledger = manifest.ledger
+    reasons = ", ".join(f"{reason} {count}" for op in ledger.operators for reason, count in op.by_reason.items())
+    side = ", ".join(f"{sum(s.rows for s in shards)} {table}" for table, shards in manifest.shards.items() if table not in ("corpus", "rejects", "stats"))
+    console.print(
+        f"{ledger.input} records: [green]{ledger.output} dialogues[/green], {ledger.rejected} rejected"
+        f"{f' ({reasons})' if reasons else ''}{f', {side}' if side else ''} -> {out}"
+    )
 
 
 def corpus_dialogues(corpus: Path, batch_rows: int = 2_000) -> Iterator[dict[str, Any]]:

@@ -81,6 +81,9 @@ class Operator:
     new_fields: ClassVar[tuple[pa.Field, ...]] = ()
     resources: ClassVar[Resources] = Resources()
     summary: ClassVar[str] = ""
+    # When set, rows carry per-row counts as a JSON object in meta[totals_meta_key]; the run sums them over
+    # the published corpus into manifest.metrics[name]. Counting from rows, not in tasks, survives retries.
+    totals_meta_key: ClassVar[Optional[str]] = None
 
     def __init__(self, config: OperatorConfig | None = None, context: RunContext | None = None) -> None:
         self.config = config if config is not None else self.Config()

@@ -27,6 +27,7 @@ from pipelines.publish import (
     file_shard,
     finalize_side_tables,
     finalize_table,
+    meta_totals,
     prepare,
     publish,
     write_manifest,
@@ -159,6 +160,7 @@ def run_pipeline(
         inputs=inputs,
         shards=shards,
         ledger=ledger,
+        metrics={s.op: meta_totals(staging, s.cls.totals_meta_key) for s in pipeline.operators if getattr(s.cls, "totals_meta_key", None)},
         spec=pipeline.canonical(),
     )
     t2 = time.perf_counter()

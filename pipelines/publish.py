@@ -164,6 +164,26 @@ def composition(staging: Path, run_id: str) -> pa.Table:
     return frame.to_arrow().select(COMPOSITION_SCHEMA.names).cast(COMPOSITION_SCHEMA)
 
 
+def meta_totals(staging: Path, key: str) -> dict[str, float]:
+    """Sum the JSON count objects stored under meta[key] over the published corpus rows."""
+    files = sorted((staging / "corpus").glob("part-*.parquet"))
+    totals: dict[str, float] = {}
+    if not files:
+        return totals
+    values = (
+        pl.scan_parquet([str(f) for f in files])
+        .select(pl.col("meta").explode())
+        .filter(pl.col("meta").struct.field("key") == key)
+        .select(pl.col("meta").struct.field("value"))
+        .collect()
+        .to_series()
+    )
+    for value in values:
+        for name, count in json.loads(value).items():
+            totals[name] = totals.get(name, 0) + count
+    return dict(sorted(totals.items()))
+
+
 @dataclass
 class StepInfo:
     name: str

@@ -231,7 +231,13 @@ def load_pipeline(path: str | os.PathLike[str]) -> Pipeline:
         mark = getattr(error, "problem_mark", None)
         where = f"{file}:{mark.line + 1}" if mark else file
         raise PipelineError(f"{where}: invalid YAML: {getattr(error, 'problem', error)}") from None
-    errors = _Errors(file, _line_index(text))
+    return pipeline_from_dict(data, file, Path(file).resolve().parent, _line_index(text))
+
+
+def pipeline_from_dict(data: Any, file: str, base: Path, lines: dict[tuple, int] | None = None) -> Pipeline:
+    """Validate a pipeline given as data (what a YAML file holds); `file` names it in errors, `base`
+    resolves relative paths. Commands such as `chardial import` build their pipelines this way."""
+    errors = _Errors(file, lines or {})
     if not isinstance(data, dict):
         raise PipelineError(f"{file}: a pipeline is a YAML mapping with name, sources, operators, output")
     try:
@@ -240,7 +246,6 @@ def load_pipeline(path: str | os.PathLike[str]) -> Pipeline:
         errors.add_validation((), error)
         raise PipelineError("\n".join(errors.items)) from None
 
-    base = Path(file).resolve().parent
     sources: list[Step] = []
     inputs: dict[int, list[str]] = {}
     for i, raw in enumerate(document.sources):

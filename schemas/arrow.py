@@ -112,3 +112,23 @@ def _arrow_value(annotation: Any, value: Any) -> Any:
 def to_arrow_row(record: BaseModel) -> dict[str, Any]:
     """A validated record as a row for `pa.Table.from_pylist(rows, schema=arrow_schema(...))`."""
     return _arrow_value(type(record), record.model_dump())
+
+
+def _python_value(annotation: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    annotation, _ = _strip_optional(annotation)
+    origin = get_origin(annotation)
+    if origin is dict:
+        return {e["key"]: _python_value(get_args(annotation)[1], e["value"]) for e in value}
+    if origin in (list, tuple, set, frozenset):
+        (item,) = get_args(annotation)[:1]
+        return [_python_value(item, v) for v in value]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {name: _python_value(info.annotation, value.get(name)) for name, info in annotation.model_fields.items()}
+    return value
+
+
+def from_arrow_row(model: type[BaseModel], row: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of `to_arrow_row`: an Arrow row (from `to_pylist()`) as data for `model.model_validate`."""
+    return _python_value(model, row)

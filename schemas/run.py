@@ -53,6 +53,9 @@ class RunManifest(BaseModel):
     inputs: list[str] = Field(description="Input files read.")
     shards: dict[str, list[Shard]] = Field(description="Published files per table: corpus, rejects, stats.")
     ledger: Ledger = Field(description="The ledger.")
+    metrics: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="Run-level totals per operator, summed over published rows (e.g. privacy.pii: redactions per type)."
+    )
     spec: dict = Field(description="The validated pipeline spec, with defaults filled in.")
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 from pydantic import BaseModel, ValidationError
 
-from schemas.arrow import SCHEMA_VERSION, arrow_schema
+from schemas.arrow import SCHEMA_VERSION, arrow_schema, from_arrow_row
+from schemas.human_logs import HpiSession, HrpSession
 from schemas.native import NativeDialogue
 from schemas.records import CharacterProfile, Dialogue, PreferencePair, Reject
 from schemas.run import CompositionRow, RunManifest
@@ -39,6 +40,8 @@ TABLES: dict[str, Table] = {
         Table("composition", CompositionRow, "stats/composition.parquet: counts by category x scenario x source x language x split."),
         Table("run_manifest", RunManifest, "manifest.json: the run's manifest and ledger.", parquet=False),
         Table("native_dialogue", NativeDialogue, "The native input format: one JSON object per line of a .jsonl file.", parquet=False),
+        Table("hrp_session", HrpSession, "Human role-play log (HRP) input: one session per line of a .jsonl file.", parquet=False),
+        Table("hpi_session", HpiSession, "Human-prototype interaction log (HPI) input: one session per line, with ratings and rewrites.", parquet=False),
     )
 }
 
@@ -72,24 +75,13 @@ def validate_table(table: pa.Table, name: str, source: str = "table") -> None:
     problems = []
     for index, row in enumerate(table.to_pylist()):
         try:
-            validate_record(model, _from_arrow(row), f"{source} row {index}")
+            validate_record(model, from_arrow_row(model, row), f"{source} row {index}")
         except ValueError as error:
             problems.append(str(error))
             if len(problems) >= 5:
                 break
     if problems:
         raise ValueError("\n".join(problems))
-
-
-def _from_arrow(value: object) -> object:
-    """Dict fields are stored as lists of {key, value} structs; turn them back into dicts."""
-    if isinstance(value, dict):
-        return {k: _from_arrow(v) for k, v in value.items()}
-    if isinstance(value, list):
-        if value and all(isinstance(v, dict) and set(v) == {"key", "value"} for v in value):
-            return {v["key"]: _from_arrow(v["value"]) for v in value}
-        return [_from_arrow(v) for v in value]
-    return value
 
 
 def export_json_schemas(directory: Path) -> list[Path]:

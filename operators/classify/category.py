@@ -18,6 +18,7 @@ from operators.base import Operator, OperatorConfig
 from operators.ingest.base import META_CATEGORY_SOURCE, META_TAGS, profile_corpus
 from operators.ingest.category import classify_profile, classify_tags
 from operators.registry import register
+from schemas.arrow import from_arrow_map, to_arrow_map
 
 
 class CategoryConfig(OperatorConfig):
@@ -41,7 +42,7 @@ class ClassifyCategory(Operator):
         for index, character in enumerate(new_characters):
             if character is None or character["category"] != "other":
                 continue
-            meta = dict(new_metas[index] or [])
+            meta = from_arrow_map(new_metas[index]) or {}
             category, how = None, None
             if config.use_tags and META_TAGS in meta:
                 category, how = classify_tags(json.loads(meta[META_TAGS])), "tags"
@@ -51,7 +52,7 @@ class ClassifyCategory(Operator):
                 continue
             character["category"] = category
             meta[META_CATEGORY_SOURCE] = how
-            new_metas[index] = sorted(meta.items())
+            new_metas[index] = to_arrow_map(dict(sorted(meta.items())))
             changed = True
         if not changed:
             return batch

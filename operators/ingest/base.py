@@ -24,6 +24,7 @@ from operators.columns import INPUT_FILE, INPUT_LINE, RAW, REJECT_DETAIL, REJECT
 from operators.identity import character_id, content_digest, dialogue_id
 from operators.ingest.category import classify_profile, classify_tags
 from operators.ingest.language import detect_language
+from schemas.arrow import from_arrow_map, to_arrow_map
 from schemas.records import Category, Scenario
 
 RAW_LIMIT = 100_000  # characters of a bad record kept in its reject row
@@ -257,7 +258,7 @@ class IngestSource(Source):
             "turns": turns,
             "source": session.source,
             "source_ref": where,
-            "meta": sorted(meta.items()),
+            "meta": to_arrow_map(dict(sorted(meta.items()))),
         }
 
     def _without_empty(self, messages: list[Message], meta: dict[str, str]) -> list[Message]:
@@ -302,7 +303,7 @@ class IngestSource(Source):
         config: IngestConfig = self.config  # type: ignore[assignment]
         given = session.character
         attributes = {**empty_attributes(), **(given.get("attributes") or {})}
-        attributes["extra"] = sorted(dict(attributes["extra"]).items())
+        attributes["extra"] = to_arrow_map(dict(sorted(attributes["extra"].items())))
         styles = {**empty_styles(), **(given.get("styles") or {})}
         character = {
             "name": given["name"],
@@ -345,11 +346,11 @@ def dialogue_dicts(table: pa.Table) -> list[dict[str, Any]]:
     """Dialogue rows of an Arrow table as plain dicts (maps as dicts), for the exporters."""
     rows = table.select([n for n in table.column_names if not n.startswith("_")]).to_pylist()
     for row in rows:
-        row["meta"] = dict(row.get("meta") or [])
+        row["meta"] = from_arrow_map(row.get("meta")) or {}
         character = row.get("character") or {}
         attributes = character.get("attributes")
         if attributes is not None:
-            attributes["extra"] = dict(attributes.get("extra") or [])
+            attributes["extra"] = from_arrow_map(attributes.get("extra")) or {}
     return rows
 
 

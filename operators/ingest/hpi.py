@@ -32,6 +32,7 @@ from operators.ingest.base import (
 )
 from operators.ingest.hrp import CardCache, check_version, log_character, log_record, validate, without_nulls
 from operators.registry import register
+from schemas.arrow import from_arrow_map, to_arrow_map
 from schemas.human_logs import HpiSession
 
 META_BAD_CASES = "hpi.bad_case_turns"
@@ -95,7 +96,7 @@ class HpiReader(IngestSource):
 
     def session_row(self, session: Session, where: str) -> dict[str, Any]:
         row = super().session_row(session, where)
-        meta = dict(row["meta"])
+        meta = from_arrow_map(row["meta"]) or {}
         extras = [e or {} for e in json.loads(meta.get("hpi.turns", "[]"))]
         bad = [i for i, e in enumerate(extras) if e.get("bad_case")]
         if bad:
@@ -105,7 +106,7 @@ class HpiReader(IngestSource):
             low, high = session.extra["rating_scale"] if session.extra else (1.0, 5.0)
             mean = sum(ratings) / len(ratings)
             row["quality"] = {"overall": round(1 + 4 * (mean - low) / (high - low), 4), "scorer": "human:hpi"}
-        row["meta"] = sorted(meta.items())
+        row["meta"] = to_arrow_map(dict(sorted(meta.items())))
         return row
 
 

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from operators.base import Operator, OperatorConfig
 from operators.registry import register
+from schemas.arrow import from_arrow_map
 from schemas.tables import TABLES
 
 PAIR_SCHEMA = TABLES["preference_pair"].schema
@@ -33,7 +34,7 @@ def pair_id(dialogue_id: str, turn: int, chosen: str, rejected: str) -> str:
 
 def rewrite_pairs(row: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
     """The preference pairs of one dialogue row (none when it has no HPI rewrites)."""
-    meta = dict(row["meta"] or [])
+    meta = from_arrow_map(row["meta"]) or {}
     if "hpi.turns" not in meta:
         return []
     turns = row["turns"] or []

@@ -20,6 +20,7 @@ from pydantic import Field
 from operators.base import Filter, OperatorConfig
 from operators.columns import RAW
 from operators.registry import register
+from schemas.arrow import from_arrow_map, to_arrow_map
 
 META_SESSION_ID = "ingest.session_id"
 
@@ -79,7 +80,7 @@ class Consent(Filter):
         reasons: list[str | None] = []
         details: list[str | None] = []
         for turns, meta in zip(batch.column("turns").to_pylist(), batch.column("meta").to_pylist(), strict=True):
-            session = dict(meta or []).get(META_SESSION_ID)
+            session = (from_arrow_map(meta) or {}).get(META_SESSION_ID)
             authors = {t["author_id"] for t in turns or [] if t["author_id"]}
             if session in self.sessions:
                 reasons.append("opted_out")
@@ -104,7 +105,7 @@ class Consent(Filter):
         for index, out in enumerate(rejected):
             if out:
                 turns[index], roles[index], raws[index] = [], None, None
-                metas[index] = [("privacy.opted_out", "true")]
+                metas[index] = to_arrow_map({"privacy.opted_out": "true"})
             elif self.salt is not None:
                 turns[index] = [_with_pseudonym(t, self.salt) for t in turns[index] or []]
         schema = batch.schema

@@ -20,6 +20,7 @@ from operators.arrow_lists import combined, parents, replace_turn_fields, turn_f
 from operators.base import Operator, OperatorConfig
 from operators.privacy.detectors import PII_TYPES, redact
 from operators.registry import register
+from schemas.arrow import from_arrow_map, to_arrow_map
 
 PiiType = Literal["email", "url", "cn_id", "card", "ip", "phone", "handle"]
 META_COUNTS = "privacy.pii"
@@ -68,6 +69,7 @@ class PiiRedaction(Operator):
     reads = frozenset({"turns", "user_role", "meta", "character"})
     writes = frozenset({"turns", "user_role", "meta", "character"})
     summary = "Redacts e-mails, phones, CN ID numbers, card numbers, URLs, IPs and handles (zh + en) with typed placeholders; counts per type."
+    totals_meta_key = META_COUNTS
 
     def __init__(self, config: OperatorConfig | None = None, context: Any = None) -> None:
         super().__init__(config, context)
@@ -92,12 +94,12 @@ class PiiRedaction(Operator):
             counter = _Counter(kinds)
             roles[index] = counter(roles[index])
             if config.redact_meta and metas[index]:
-                metas[index] = [(k, v if k.startswith(_SKIP_PREFIX) else _redact_meta_value(v, counter)) for k, v in metas[index]]
+                metas[index] = [{"key": e["key"], "value": e["value"] if e["key"].startswith(_SKIP_PREFIX) else _redact_meta_value(e["value"], counter)} for e in metas[index]]
             if characters is not None and characters[index]:
                 characters[index]["profile_text"] = counter(characters[index]["profile_text"])
             _add(per_row[index], counter.counts)
             if per_row[index]:
-                metas[index] = sorted({**dict(metas[index] or []), META_COUNTS: json.dumps(per_row[index], sort_keys=True)}.items())
+                metas[index] = to_arrow_map(dict(sorted({**(from_arrow_map(metas[index]) or {}), META_COUNTS: json.dumps(per_row[index], sort_keys=True)}.items())))
                 _add(self.totals, per_row[index])
         batch = batch.set_column(batch.schema.get_field_index("user_role"), "user_role", pa.array(roles, batch.schema.field("user_role").type))
         if characters is not None:
@@ -131,7 +133,7 @@ def redaction_totals(table: pa.Table) -> dict[str, int]:
     """PII redactions per type over a table of dialogues (from `meta["privacy.pii"]`), for a run's manifest."""
     totals: dict[str, int] = {}
     for meta in table.column("meta").to_pylist():
-        counts = dict(meta or []).get(META_COUNTS)
+        counts = (from_arrow_map(meta) or {}).get(META_COUNTS)
         if counts:
             _add(totals, json.loads(counts))
     return dict(sorted(totals.items()))

@@ -24,7 +24,7 @@ def _hrp(sid: str, user: str, text: str) -> dict:
             "turns": [{"role": "user", "text": text, "author_id": user}, {"role": "character", "text": "好呀。", "author_id": "actor"}]}
 
 
-def test_import_hrp_writes_corpus_rejects_and_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_import_hrp_publishes_corpus_rejects_and_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHARDIAL_PSEUDONYM_SALT", "s3cret")
     log = tmp_path / "log.jsonl"
     log.write_text("\n".join([json.dumps(_hrp("s1", "u1", "我的电话是13812345678"), ensure_ascii=False),
@@ -39,15 +39,16 @@ def test_import_hrp_writes_corpus_rejects_and_summary(tmp_path: Path, monkeypatc
     (row,) = corpus.to_pylist()
     assert row["turns"][0]["text"] == "我的电话是<PHONE>"
     assert row["turns"][0]["author_id"] == pseudonym("u1", b"s3cret")
-    assert row["character"]["category"] == "daily_life" and row["pipeline_run_id"].startswith("import-")
+    assert row["character"]["category"] == "daily_life" and row["pipeline_run_id"] == json.loads((out / "manifest.json").read_text())["run_id"]
     rejects = pq.read_table(out / "rejects" / "part-00000.parquet")
     assert rejects.schema.equals(REJECT_SCHEMA, check_metadata=False)
     assert sorted(r["reason"] for r in rejects.to_pylist()) == ["opted_out", "truncated_record"]
     opted = next(r for r in rejects.to_pylist() if r["reason"] == "opted_out")
     assert "别用我的记录" not in opted["record"] and opted["input_line"] == 2
-    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    assert (summary["records"], summary["dialogues"], summary["rejected"]) == (3, 1, 2)
-    assert summary["pii_redacted"] == {"phone": 1}
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    ledger = manifest["ledger"]
+    assert (ledger["input"], ledger["output"], ledger["rejected"], ledger["balanced"]) == (3, 1, 2, True)
+    assert manifest["metrics"]["privacy.pii"] == {"phone": 1}
     again = runner.invoke(app, ["import", "hrp", str(log), "--out", str(out)])
     assert again.exit_code == 2 and "--overwrite" in again.output
 

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 
 from operators.base import RunContext
 from operators.preference.hpi_rewrite import HpiRewritePairs
+from schemas.arrow import from_arrow_map
 from schemas.records import PreferencePair
 from schemas.tables import TABLES
 from tests.operators.ingest.harness import read, write_jsonl
@@ -50,4 +51,4 @@ def test_dialogues_without_rewrites_write_nothing(tmp_path: Path) -> None:
     table = read("hpi", write_jsonl(tmp_path / "hpi.jsonl", [plain]))
     HpiRewritePairs(context=RunContext(staging_dir=str(tmp_path / "staging")))(table)
     assert not (tmp_path / "staging").exists()
-    assert json.loads(dict(table.column("meta")[0].as_py())["hpi.bad_case_turns"]) == [3]
+    assert json.loads(from_arrow_map(table.column("meta")[0].as_py())["hpi.bad_case_turns"]) == [3]

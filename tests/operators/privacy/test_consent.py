@@ -31,7 +31,7 @@ def test_opted_out_sessions_and_users_are_rejected_and_emptied(tmp_path: Path, t
     assert [r["_reject_reason"] for r in rows] == [None, "opted_out", "opted_out"]
     assert rows[1]["_reject_detail"] == "the session is on the opt-out list" and "u3" not in rows[2]["_reject_detail"]
     for row in rows[1:]:
-        assert row["turns"] == [] and row["user_role"] is None and row["meta"] == [("privacy.opted_out", "true")]
+        assert row["turns"] == [] and row["user_role"] is None and row["meta"] == [{"key": "privacy.opted_out", "value": "true"}]
     (kept,) = dialogue_dicts(out.slice(0, 1))
     assert [t["author_id"] for t in kept["turns"]] == [pseudonym("u1", b"test-salt"), pseudonym("actor-1", b"test-salt")]
     assert kept["turns"][0]["author_id"].startswith("a_") and len(kept["turns"][0]["author_id"]) == 18
