@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -30,7 +29,7 @@ def run(
     output: Path = typer.Option(..., "--output", "-o", help="Folder to publish the run into."),
     overwrite: bool = typer.Option(False, help="Replace a previously published run in OUTPUT."),
     executor: str = typer.Option("ray", help="ray (embedded local Ray unless RAY_ADDRESS is set) or inprocess."),
-    num_cpus: Optional[int] = typer.Option(None, help="CPUs for an embedded local Ray (default: all)."),
+    num_cpus: int | None = typer.Option(None, help="CPUs for an embedded local Ray (default: all)."),
     report: bool = typer.Option(True, help="Write the HTML dashboard report/index.html with the run."),
 ) -> None:
     """Run a pipeline locally (embedded Ray) and publish corpus, rejects, stats, report and manifest."""
@@ -45,7 +44,7 @@ def submit(
     working_dir: Path = typer.Option(Path("."), help="Folder uploaded as the job's working dir (the project checkout)."),
     overwrite: bool = typer.Option(False, help="Replace a previously published run in OUTPUT."),
     env: list[str] = typer.Option([], help="KEY=VALUE environment variables for the job (repeatable)."),
-    submission_id: Optional[str] = typer.Option(None, help="Job id to use (default: generated)."),
+    submission_id: str | None = typer.Option(None, help="Job id to use (default: generated)."),
     wait: bool = typer.Option(True, help="Stream the logs and exit with the job's status."),
 ) -> None:
     """Submit a pipeline to a Ray cluster as a Ray job; streams its logs, exits with its status."""
@@ -140,7 +139,7 @@ def schema_export(directory: Path = typer.Argument(..., help="Folder to write <t
 
 
 @schema_app.command("docs")
-def schema_docs(out: Optional[Path] = typer.Option(None, help="Write here instead of printing (e.g. docs/schemas.md).")) -> None:
+def schema_docs(out: Path | None = typer.Option(None, help="Write here instead of printing (e.g. docs/schemas.md).")) -> None:
     """Render the field reference (docs/schemas.md) from the schema models."""
     from schemas.reference import render_reference
 

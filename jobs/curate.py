@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -22,7 +21,7 @@ from schemas.run import RunManifest
 console = Console(stderr=True)
 
 
-def curate(pipeline: Path, output: Path, *, overwrite: bool = False, executor: str = "ray", num_cpus: Optional[int] = None, report: bool = True) -> RunManifest:
+def curate(pipeline: Path, output: Path, *, overwrite: bool = False, executor: str = "ray", num_cpus: int | None = None, report: bool = True) -> RunManifest:
     """Validate, run and publish one pipeline; raises on any failure (nothing is published then)."""
     spec = load_pipeline(pipeline)
     init = {"num_cpus": num_cpus} if num_cpus else {}
@@ -48,7 +47,7 @@ def main(
     output: Path = typer.Option(..., "--output", "-o", help="Folder to publish the run into (corpus/, rejects/, stats/, manifest.json)."),
     overwrite: bool = typer.Option(False, help="Replace a previously published run in OUTPUT."),
     executor: str = typer.Option("ray", help="ray (Ray Data; embedded local Ray unless RAY_ADDRESS is set) or inprocess."),
-    num_cpus: Optional[int] = typer.Option(None, help="CPUs for an embedded local Ray (default: all)."),
+    num_cpus: int | None = typer.Option(None, help="CPUs for an embedded local Ray (default: all)."),
     report: bool = typer.Option(True, help="Write the HTML dashboard report/index.html with the run."),
 ) -> None:
     """Run a pipeline and publish its corpus atomically."""

@@ -6,7 +6,6 @@ import asyncio
 import shlex
 import sys
 from pathlib import Path
-from typing import Optional
 
 # Never upload environments, outputs or VCS data with the working dir (Ray also honours .gitignore).
 UPLOAD_EXCLUDES = [".venv/", ".git/", "out/", "test-artifacts/", "**/__pycache__/", "*.parquet"]
@@ -19,8 +18,8 @@ def submit(
     working_dir: Path,
     *,
     overwrite: bool = False,
-    env: Optional[dict[str, str]] = None,
-    submission_id: Optional[str] = None,
+    env: dict[str, str] | None = None,
+    submission_id: str | None = None,
     wait: bool = True,
     stream=sys.stdout,
 ) -> tuple[str, str]:

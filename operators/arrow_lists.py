@@ -38,6 +38,6 @@ def per_dialogue(values: pa.Array, turns: pa.ListArray, aggregation: str, num_ro
     table = pa.table({"p": parents(turns), "v": values})
     grouped = table.group_by("p").aggregate([("v", aggregation)])
     result = [fill] * num_rows
-    for parent, value in zip(grouped.column("p").to_pylist(), grouped.column(f"v_{aggregation}").to_pylist()):
+    for parent, value in zip(grouped.column("p").to_pylist(), grouped.column(f"v_{aggregation}").to_pylist(), strict=True):
         result[parent] = value
     return result

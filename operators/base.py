@@ -12,7 +12,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Optional
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,9 +29,9 @@ class RunContext:
     """
 
     run_id: str = "local"
-    staging_dir: Optional[str] = None
+    staging_dir: str | None = None
 
-    def side_output(self, table: str, part: pa.Table) -> Optional[str]:
+    def side_output(self, table: str, part: pa.Table) -> str | None:
         """Write one part of a side table; the file name is a hash of the content, so a retried task
         rewrites the same file instead of duplicating rows. Returns the path, or None when empty."""
         if part.num_rows == 0:
@@ -65,10 +65,10 @@ class Resources(BaseModel):
 
     cpus: float = Field(1.0, gt=0, description="CPUs per task or actor (fractional for I/O-bound work).")
     gpus: float = Field(0.0, ge=0, description="GPUs per task or actor.")
-    memory_mb: Optional[int] = Field(None, gt=0, description="Memory to reserve per task or actor.")
+    memory_mb: int | None = Field(None, gt=0, description="Memory to reserve per task or actor.")
     compute: Literal["tasks", "actors"] = Field("tasks", description="A task pool, or an actor pool for operators with a costly setup().")
-    actors: Optional[int] = Field(None, ge=1, description="Actor pool size (compute=actors); default autoscales 1..CPUs-1.")
-    batch_size: Optional[int] = Field(None, ge=1, description="Rows per call; default: whole blocks.")
+    actors: int | None = Field(None, ge=1, description="Actor pool size (compute=actors); default autoscales 1..CPUs-1.")
+    batch_size: int | None = Field(None, ge=1, description="Rows per call; default: whole blocks.")
 
 
 class Operator:
@@ -83,7 +83,7 @@ class Operator:
     summary: ClassVar[str] = ""
     # When set, rows carry per-row counts as a JSON object in meta[totals_meta_key]; the run sums them over
     # the published corpus into manifest.metrics[name]. Counting from rows, not in tasks, survives retries.
-    totals_meta_key: ClassVar[Optional[str]] = None
+    totals_meta_key: ClassVar[str | None] = None
 
     def __init__(self, config: OperatorConfig | None = None, context: RunContext | None = None) -> None:
         self.config = config if config is not None else self.Config()
@@ -99,7 +99,7 @@ class Operator:
 class Filter(Operator):
     """An operator that decides, per row, keep (None) or a reject reason."""
 
-    def verdicts(self, batch: pa.Table) -> tuple[list[Optional[str]], list[Optional[str]]]:
+    def verdicts(self, batch: pa.Table) -> tuple[list[str | None], list[str | None]]:
         """Per row: the reject reason (None = keep) and a human-readable detail."""
         raise NotImplementedError
 

@@ -21,8 +21,8 @@ from operators.columns import DIALOGUE_COLUMNS, working_schema
 from pipelines.publish import (
     LedgerError,
     StepInfo,
-    compute_ledger,
     composition,
+    compute_ledger,
     describe_imbalance,
     file_shard,
     finalize_side_tables,
@@ -42,7 +42,7 @@ Log = Callable[[str], None]
 
 
 def new_run_id() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
 def code_version() -> str:
@@ -109,7 +109,7 @@ def run_pipeline(
 ) -> RunManifest:
     """Execute, check the ledger, publish atomically; returns the manifest. Raises LedgerError on imbalance."""
     run_id = new_run_id()
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     output_path = Path(output).resolve()
     staging = prepare(output_path, run_id, overwrite)
     context = RunContext(run_id=run_id, staging_dir=str(staging))
@@ -154,7 +154,7 @@ def run_pipeline(
         code_version=code_version(),
         schema_version=SCHEMA_VERSION,
         started_at=started.isoformat(),
-        finished_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+        finished_at=dt.datetime.now(dt.UTC).isoformat(),
         timings_s={k: round(v, 3) for k, v in timings.items()},
         ray=ray_info,
         inputs=inputs,

@@ -24,7 +24,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -43,14 +43,14 @@ class OutputSpec(BaseModel):
 
     rows_per_shard: int = Field(100_000, ge=1, description="Most rows per Parquet file.")
     compression: Literal["zstd", "snappy", "gzip", "lz4", "none"] = "zstd"
-    compression_level: Optional[int] = Field(None, description="Codec level (zstd: 1-22); codec default when null.")
+    compression_level: int | None = Field(None, description="Codec level (zstd: 1-22); codec default when null.")
 
 
 class ExecutionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rows_per_block: int = Field(2_000, ge=1, description="Rows per block read from a source file (the unit of parallel work).")
-    shuffle_partitions: Optional[int] = Field(None, ge=1, description="Partitions for global steps (group-bys); default: 2 x cluster CPUs.")
+    shuffle_partitions: int | None = Field(None, ge=1, description="Partitions for global steps (group-bys); default: 2 x cluster CPUs.")
 
 
 class _Document(BaseModel):
@@ -181,7 +181,7 @@ def resolve_paths(patterns: list[str], base: Path) -> tuple[list[str], list[tupl
     return [os.path.abspath(f) for f in files], problems
 
 
-def _build_step(raw: Any, path: tuple, errors: _Errors, index: int, want_source: bool) -> Optional[Step]:
+def _build_step(raw: Any, path: tuple, errors: _Errors, index: int, want_source: bool) -> Step | None:
     if not isinstance(raw, dict):
         errors.add(path, f"a step is a mapping with an 'op' key, got {type(raw).__name__}")
         return None

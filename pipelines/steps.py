@@ -138,7 +138,7 @@ def write_block(
         rejects = reject_table(dead, dialogue_columns, run_id)
         keys = [
             f"{f or ''}\x1f{(line if line is not None else -1):012d}\x1f{d or ''}"
-            for f, line, d in zip(*(rejects.column(c).to_pylist() for c in ("input_file", "input_line", "dialogue_id")))
+            for f, line, d in zip(*(rejects.column(c).to_pylist() for c in ("input_file", "input_line", "dialogue_id")), strict=True)
         ]
         written += [{"table": "rejects", **w} for w in write_part(rejects, keys, os.path.join(staging, "rejects"), compression, level, rows_per_shard)]
     return pa.Table.from_pylist(written, schema=WRITTEN_SCHEMA)

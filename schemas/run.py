@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from pydantic import BaseModel, Field
 
 
@@ -66,7 +64,7 @@ class CompositionRow(BaseModel):
     scenario: str = Field(description="Scenario.")
     source: str = Field(description="Source.")
     language: str = Field(description="Language code.")
-    split: Optional[str] = Field(None, description="Split (null when splits were not assigned).")
+    split: str | None = Field(None, description="Split (null when splits were not assigned).")
     dialogues: int = Field(description="Dialogues.")
     turns: int = Field(description="Turns over those dialogues.")
     characters: int = Field(description="Distinct characters (character_id).")

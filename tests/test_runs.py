@@ -45,11 +45,11 @@ def test_quickstart_publishes_corpus_rejects_stats_and_balanced_manifest(quickst
     assert steps["read.jsonl"].by_reason == {"invalid_json": 1, "invalid_record": 1}
     assert steps["filters.length"].by_reason == {"too_few_turns": 1}
     assert steps["dedup.exact"].by_reason == {"duplicate": 1}
-    for earlier, later in zip(ledger.operators, ledger.operators[1:]):
+    for earlier, later in zip(ledger.operators, ledger.operators[1:], strict=True):
         assert later.input == earlier.output
     on_disk = json.loads((output / "manifest.json").read_text())
     assert on_disk["schema_version"] == SCHEMA_VERSION and on_disk["ledger"]["balanced"] is True
-    for table, shards in manifest.shards.items():
+    for _table, shards in manifest.shards.items():
         for shard in shards:
             assert pq.ParquetFile(output / shard.path).metadata.num_rows == shard.rows
     schema = pq.read_schema(next((output / "corpus").glob("*.parquet")))

@@ -45,7 +45,7 @@ def normalized_content_hash(batch: pa.Table) -> pa.Array:
     owners = parents(turns).to_numpy()
     names = pc.utf8_lower(pc.utf8_normalize(pc.struct_field(combined(batch.column("character")), "name"), "NFKC")).to_pylist()
     joined = [[name or ""] for name in names]
-    for owner, piece in zip(owners, pieces.to_pylist()):
+    for owner, piece in zip(owners, pieces.to_pylist(), strict=True):
         joined[owner].append(piece)
     return pa.array(
         [hashlib.blake2b("\x1e".join(parts).encode("utf-8"), digest_size=16).hexdigest() for parts in joined],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,10 +20,10 @@ class LengthConfig(OperatorConfig):
     min_user_turns: int = Field(1, ge=0, description="Turns by the other side.")
     min_chars_per_turn: int = Field(1, ge=0, description="An empty turn is a parsing error.")
     max_chars_per_turn: int = Field(8000, ge=1, description="Longer turns are usually dumped documents, not speech.")
-    max_chars_per_dialogue: Optional[int] = Field(100_000, ge=1, description="Caps one training sample's size; null for no cap.")
+    max_chars_per_dialogue: int | None = Field(100_000, ge=1, description="Caps one training sample's size; null for no cap.")
 
     @model_validator(mode="after")
-    def _ordered(self) -> "LengthConfig":
+    def _ordered(self) -> LengthConfig:
         if self.min_turns > self.max_turns:
             raise ValueError(f"min_turns ({self.min_turns}) > max_turns ({self.max_turns})")
         if self.min_chars_per_turn > self.max_chars_per_turn:
@@ -38,7 +38,7 @@ class LengthFilter(Filter):
     reads = frozenset({"turns"})
     summary = "Rejects dialogues outside turn-count and character-count bounds, or missing either side."
 
-    def verdicts(self, batch: pa.Table) -> tuple[list[Optional[str]], list[Optional[str]]]:
+    def verdicts(self, batch: pa.Table) -> tuple[list[str | None], list[str | None]]:
         c: LengthConfig = self.config  # type: ignore[assignment]
         n = batch.num_rows
         turns = combined(batch.column("turns"))
@@ -49,8 +49,8 @@ class LengthFilter(Filter):
         longest = per_dialogue(chars, turns, "max", n)
         total = per_dialogue(chars, turns, "sum", n)
         character_turns = per_dialogue(is_character, turns, "sum", n)
-        reasons: list[Optional[str]] = []
-        details: list[Optional[str]] = []
+        reasons: list[str | None] = []
+        details: list[str | None] = []
         for i in range(n):
             checks = (
                 (count[i] < c.min_turns, "too_few_turns", f"{count[i]} turns < min_turns {c.min_turns}"),

@@ -37,7 +37,7 @@ class SplitConfig(OperatorConfig):
 
 def split_of(character_id: str, ratios: dict[str, float], salt: str) -> str:
     """The split of one character: a uniform draw in [0, 1) from its id, against cumulative ratios."""
-    digest = hashlib.blake2b(f"{salt}\x1f{character_id}".encode("utf-8"), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{salt}\x1f{character_id}".encode(), digest_size=8).digest()
     draw = int.from_bytes(digest, "big") / 2**64
     cumulative = 0.0
     chosen = next(iter(ratios))
