@@ -118,6 +118,9 @@ class GlobalOperator(Operator):
     """
 
     key: ClassVar[str]
+    # Groups of one row are passed through without calling `reduce` (true for dedup: a lone row has no
+    # duplicate). An operator that may reject lone rows (sampling, mixing) sets this to False.
+    singletons_pass: ClassVar[bool] = True
 
     def keyed(self, batch: pa.Table) -> pa.Table:
         """Add the grouping key column (and anything the reduce needs)."""
@@ -127,21 +130,29 @@ class GlobalOperator(Operator):
         raise NotImplementedError
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        """In-process: the whole table at once."""
+        """In-process: the whole table at once; only groups of two or more rows reach `reduce`."""
         import pyarrow.compute as pc
 
         batch = self.keyed(batch)
         if batch.num_rows == 0:
             return batch
+        keys = batch.column(self.key)
+        if self.singletons_pass:
+            counts = pa.table({"k": keys}).group_by("k").aggregate([("k", "count")])
+            shared = counts.filter(pc.greater(counts.column("k_count"), 1)).column("k")
+            in_group = pc.is_in(keys, value_set=shared.combine_chunks())
+            singles, batch = batch.filter(pc.invert(in_group)), batch.filter(in_group)
+        else:
+            singles = batch.slice(0, 0)
         order = pc.sort_indices(batch, sort_keys=[(self.key, "ascending")])
         batch = batch.take(order)
-        keys = batch.column(self.key).to_pylist()
-        pieces, start = [], 0
-        for index in range(1, len(keys) + 1):
-            if index == len(keys) or keys[index] != keys[start]:
+        values = batch.column(self.key).to_pylist()
+        pieces, start = [singles], 0
+        for index in range(1, len(values) + 1):
+            if index == len(values) or values[index] != values[start]:
                 pieces.append(self.reduce(batch.slice(start, index - start)))
                 start = index
-        return pa.concat_tables(pieces)
+        return pa.concat_tables(pieces).combine_chunks()
 
 
 class SourceConfig(OperatorConfig):

@@ -60,8 +60,11 @@ class _StepActor:
 
 def _task_fn(step: Step, context: RunContext, schema: pa.Schema, method: str) -> Any:
     state: dict[str, Any] = {}
+    lone_rows_pass = method == "reduce" and getattr(step.cls, "singletons_pass", False)
 
     def apply(batch: pa.Table) -> pa.Table:
+        if lone_rows_pass and batch.num_rows < 2:
+            return batch  # map_groups calls once per group: most groups have one row and nothing to do
         if "op" not in state:
             state["op"] = _Phase(_operator(step, context), method)
         return run_step(state["op"], batch, schema)

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator
 
-from operators.arrow_lists import combined, parents, turn_field
+from operators.arrow_lists import combined, turn_field
 from operators.base import GlobalOperator, OperatorConfig
 from operators.columns import DUPLICATE_OF, REJECT_DETAIL, REJECT_REASON
 from operators.registry import register
@@ -42,15 +42,13 @@ def normalized_content_hash(batch: pa.Table) -> pa.Array:
     texts = pc.utf8_lower(pc.utf8_normalize(turn_field(turns, "text"), "NFKC"))
     texts = pc.replace_substring_regex(texts, _NOISE, "")
     pieces = pc.binary_join_element_wise(turn_field(turns, "role"), texts, ":")
-    owners = parents(turns).to_numpy()
-    names = pc.utf8_lower(pc.utf8_normalize(pc.struct_field(combined(batch.column("character")), "name"), "NFKC")).to_pylist()
-    joined = [[name or ""] for name in names]
-    for owner, piece in zip(owners, pieces.to_pylist(), strict=True):
-        joined[owner].append(piece)
-    return pa.array(
-        [hashlib.blake2b("\x1e".join(parts).encode("utf-8"), digest_size=16).hexdigest() for parts in joined],
-        pa.string(),
-    )
+    offsets = turns.offsets
+    if len(offsets) and offsets[0].as_py() != 0:
+        offsets = pc.subtract(offsets, offsets[0])
+    per_dialogue = pc.binary_join(pa.ListArray.from_arrays(offsets, pieces), "\x1e")
+    names = pc.utf8_lower(pc.utf8_normalize(pc.struct_field(combined(batch.column("character")), "name"), "NFKC"))
+    keys = pc.binary_join_element_wise(pc.fill_null(names, ""), pc.fill_null(per_dialogue, ""), "\x1e")
+    return pa.array([hashlib.blake2b(key.encode("utf-8"), digest_size=16).hexdigest() for key in keys.to_pylist()], pa.string())
 
 
 @register
