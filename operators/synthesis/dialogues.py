@@ -18,9 +18,9 @@ from operators.identity import content_digest, dialogue_id
 from operators.registry import register
 from operators.synthesis.checks import Problem, dialogue_problems
 from operators.synthesis.client import derive_seed
-from operators.synthesis.llm_step import LLMStep, LLMStepConfig, append_ref, meta_of, set_meta
+from operators.synthesis.llm_step import LLMStep, LLMStepConfig, Request, append_ref, meta_of, set_meta
 from operators.synthesis.plan import PLAN_REF
-from operators.synthesis.structured import generate_structured
+from operators.synthesis.structured import Outcome
 
 
 class TurnDraft(BaseModel):
@@ -103,12 +103,12 @@ class SynthesizeDialogues(LLMStep):
 
         return problems
 
-    async def dialogue(self, row: dict[str, Any]) -> None:
+    def prepare(self, row: dict[str, Any]) -> Request | None:
         c: DialoguesConfig = self.config  # type: ignore[assignment]
         character = row.get("character")
         if character is None:
             self.reject(row, "no_profile", "the row has no character profile: run synthesize.profiles first", None)
-            return
+            return None
         language = row.get("language") or "en"
         plan_ref = meta_of(row).get(PLAN_REF) or row.get("dialogue_id") or row.get("source_ref") or ""
         role = self.pick_role(row, plan_ref)
@@ -118,24 +118,26 @@ class SynthesizeDialogues(LLMStep):
             scenario=row["scenario"], scenario_description=vocabulary["scenarios"].get(row["scenario"] or "other", ""),
             turns=c.turns, first_role=c.first_role,
         )
-        outcome = await generate_structured(
-            self.client, prompt.messages, DialogueDraft,  # type: ignore[arg-type]
-            seed=derive_seed(self.llm.seed, "dialogue", plan_ref), template_version=prompt.version,
-            feedback=self.feedback(language), check=self.check(language, role["speaker"]), max_retries=self.llm.max_validation_retries,
+        return Request(
+            messages=prompt.messages, seed=derive_seed(self.llm.seed, "dialogue", plan_ref), version=prompt.version, model=DialogueDraft,
+            language=language, check=self.check(language, role["speaker"]), context={"role": role, "plan_ref": plan_ref},
         )
+
+    def finish(self, row: dict[str, Any], request: Request, outcome: Outcome) -> dict[str, Any] | None:
         if outcome.value is None:
             self.reject(row, outcome.reason or "llm_failed", f"dialogue: {outcome.detail}", outcome.raw)
-            return
+            return None
+        character, role = row["character"], request.context["role"]
+        draft: DialogueDraft = outcome.value  # type: ignore[assignment]
         turns = [
             {"role": t.role, "speaker": character["name"] if t.role == "character" else role["speaker"], "text": t.text.strip(),
              "spans": None, "author_id": None}
-            for t in outcome.value.turns
+            for t in draft.turns
         ]
         row["turns"] = turns
         row["user_role"] = role["role"]
-        row["dialogue_id"] = dialogue_id(row.get("source") or "synthesis", plan_ref, content_digest(character["name"], ((t["role"], t["text"]) for t in turns)))
-        append_ref(row, f"dialogue={self.llm.model}@{prompt.version}#{outcome.keys[-1][:16]}")
+        content = content_digest(character["name"], ((t["role"], t["text"]) for t in turns))
+        row["dialogue_id"] = dialogue_id(row.get("source") or "synthesis", request.context["plan_ref"], content)
+        append_ref(row, f"dialogue={self.llm.model}@{request.version}#{outcome.keys[-1][:16]}")
         set_meta(row, **{"synthesis.model": self.llm.model, "synthesis.dialogue_attempts": str(outcome.attempts)})
-
-    async def process(self, rows: list[dict[str, Any]]) -> None:
-        await self.gather([self.dialogue(row) for row in rows])
+        return None

@@ -12,21 +12,37 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
 import yaml
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from operators.base import Operator, OperatorConfig, Resources
 from operators.columns import RAW, REJECT_DETAIL, REJECT_OPERATOR, REJECT_REASON
+from operators.synthesis.checks import Problem
 from operators.synthesis.client import LLMClient, LLMConfig
 from operators.synthesis.prompts import BUILTIN, PromptLibrary
+from operators.synthesis.structured import Outcome, generate_structured
 from operators.synthesis.usage import usage_table
 
 RAW_LIMIT = 100_000
+
+
+@dataclass
+class Request:
+    """What one row asks the model, built the same way for every backend (openai client, vLLM engine)."""
+
+    messages: list[dict[str, str]]
+    seed: int
+    version: str
+    model: type[BaseModel]
+    language: str
+    check: Callable[[Any], list[Problem]] | None = None
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 class LLMStepConfig(OperatorConfig):
@@ -100,9 +116,38 @@ class LLMStep(Operator):
         if raw is not None:
             row[RAW] = raw[:RAW_LIMIT]
 
-    async def process(self, rows: list[dict[str, Any]]) -> None:
-        """Fill in (or reject) the live rows, in place."""
+    def prepare(self, row: dict[str, Any]) -> Request | None:
+        """The request for one row; None when the row needs none (it may have been rejected here)."""
         raise NotImplementedError
+
+    def finish(self, row: dict[str, Any], request: Request, outcome: Outcome) -> dict[str, Any] | None:
+        """Apply an outcome to the row in place (fill or reject); may return a side-table row (a pair)."""
+        raise NotImplementedError
+
+    async def ask(self, request: Request) -> Outcome:
+        return await generate_structured(
+            self.client, request.messages, request.model,  # type: ignore[arg-type]
+            seed=request.seed, template_version=request.version, feedback=self.feedback(request.language),
+            check=request.check, max_retries=self.llm.max_validation_retries,
+        )
+
+    async def process(self, rows: list[dict[str, Any]]) -> None:
+        """Fill in (or reject) the live rows, in place: one request per row, concurrently."""
+
+        async def one(row: dict[str, Any]) -> dict[str, Any] | None:
+            request = self.prepare(row)
+            return self.finish(row, request, await self.ask(request)) if request is not None else None
+
+        results: list[Any] = [None] * len(rows)
+
+        async def slot(position: int, row: dict[str, Any]) -> None:
+            results[position] = await one(row)
+
+        await self.gather([slot(i, row) for i, row in enumerate(rows)])
+        self.emit([r for r in results if r is not None])
+
+    def emit(self, side_rows: list[dict[str, Any]]) -> None:
+        """Write the side-table rows `finish` returned (only `synthesize.refine` makes any)."""
 
     async def __call__(self, batch: pa.Table) -> pa.Table:
         if self.client is None:

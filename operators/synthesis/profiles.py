@@ -17,9 +17,9 @@ from operators.identity import character_id
 from operators.registry import register
 from operators.synthesis.checks import Problem, character_break, wrong_language
 from operators.synthesis.client import derive_seed
-from operators.synthesis.llm_step import LLMStep, LLMStepConfig, append_ref, meta_of
+from operators.synthesis.llm_step import LLMStep, LLMStepConfig, Request, append_ref, meta_of
 from operators.synthesis.plan import SEED_BRIEF, SEED_CATEGORY, SEED_NAME, SEED_REF, SEED_VARIANT, SEED_WORK
-from operators.synthesis.structured import generate_structured
+from operators.synthesis.structured import Outcome
 from schemas.tables import TABLES
 
 PROFILE_SCHEMA = TABLES["character_profile"].schema
@@ -68,47 +68,44 @@ class SynthesizeProfiles(LLMStep):
 
         return problems
 
-    async def profile(self, rows: list[dict[str, Any]]) -> None:
-        """One character: ask, validate, then fill (or reject) all its planned rows."""
+    def prepare(self, row: dict[str, Any]) -> Request | None:
         c: ProfilesConfig = self.config  # type: ignore[assignment]
-        first = rows[0]
-        meta = meta_of(first)
-        language = first["language"] or "en"
-        seed = {"category": meta.get(SEED_CATEGORY), "name": meta.get(SEED_NAME), "work": meta.get(SEED_WORK), "brief": meta.get(SEED_BRIEF)}
+        character = row.get("character")
+        if character is not None and character.get("profile_text"):
+            return None  # the seed came with a profile
+        meta = meta_of(row)
+        language = row.get("language") or "en"
+        seed = {"category": meta.get(SEED_CATEGORY) or "other", "name": meta.get(SEED_NAME), "work": meta.get(SEED_WORK), "brief": meta.get(SEED_BRIEF)}
         variant = int(meta.get(SEED_VARIANT, "0"))
-        category = seed["category"] or "other"
-        prompt = self.prompts.render(
-            c.template, language, seed=seed, variant=variant,
-            category_description=self.vocabulary[language if language in self.vocabulary else "en"]["categories"][category],
+        vocabulary = self.vocabulary[language if language in self.vocabulary else "en"]
+        prompt = self.prompts.render(c.template, language, seed=seed, variant=variant, category_description=vocabulary["categories"][seed["category"]])
+        seed_ref = meta.get(SEED_REF) or row.get("source_ref") or ""
+        return Request(
+            messages=prompt.messages, seed=derive_seed(self.llm.seed, "profile", seed_ref, str(variant), language), version=prompt.version,
+            model=ProfileDraft, language=language, check=self.check(seed["name"], language),
+            context={"seed": seed, "seed_ref": f"{seed_ref}#{variant}"},
         )
-        outcome = await generate_structured(
-            self.client, prompt.messages, ProfileDraft,  # type: ignore[arg-type]
-            seed=derive_seed(self.llm.seed, "profile", meta.get(SEED_REF, ""), str(variant), language),
-            template_version=prompt.version, feedback=self.feedback(language),
-            check=self.check(seed["name"], language), max_retries=self.llm.max_validation_retries,
-        )
+
+    def finish(self, row: dict[str, Any], request: Request, outcome: Outcome) -> dict[str, Any] | None:
         if outcome.value is None:
-            for row in rows:
-                self.reject(row, outcome.reason or "llm_failed", f"profile: {outcome.detail}", outcome.raw)
-            return
-        draft = outcome.value
+            self.reject(row, outcome.reason or "llm_failed", f"profile: {outcome.detail}", outcome.raw)
+            return None
+        draft: ProfileDraft = outcome.value  # type: ignore[assignment]
+        seed = request.context["seed"]
         work = seed["work"] or draft.work
-        character = {
+        row["character"] = {
             "name": draft.name.strip(),
-            "category": category,
+            "category": seed["category"],
             "work": work,
             "attributes": {"gender": draft.gender, "age": draft.age, "occupation": draft.occupation, "relationships": draft.relationships,
                            "experiences": draft.experiences, "hobbies": draft.hobbies, "extra": list(draft.extra.items())},
             "styles": {"speaking_style": draft.speaking_style, "catchphrases": draft.catchphrases, "example_lines": draft.example_lines},
             "profile_text": draft.profile_text,
         }
-        ref = f"profile={self.llm.model}@{prompt.version}#{outcome.keys[-1][:16]}"
-        cid = character_id(character["name"], work)
-        for row in rows:
-            row["character"] = character
-            row["character_id"] = cid
-            append_ref(row, ref)
-        self.write_profile(character, cid, "synthesis", f"{meta.get(SEED_REF)}#{variant} | {ref}")
+        row["character_id"] = character_id(draft.name.strip(), work)
+        ref = f"profile={self.llm.model}@{request.version}#{outcome.keys[-1][:16]}"
+        append_ref(row, ref)
+        return {"profile": (row["character"], row["character_id"], "synthesis", f"{request.context['seed_ref']} | {ref}")}
 
     def write_profile(self, character: dict[str, Any], cid: str, source: str, source_ref: str | None) -> None:
         """One profile per file: content-named, so every batch and retry that sees the character writes the same file."""
@@ -118,14 +115,19 @@ class SynthesizeProfiles(LLMStep):
         self.context.side_output("profiles", pa.Table.from_pylist([row], schema=PROFILE_SCHEMA))
 
     async def process(self, rows: list[dict[str, Any]]) -> None:
-        groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        """Rows of one character share one request: ask once per group, then fill every row of it."""
+        groups: dict[str, tuple[Request, list[dict[str, Any]]]] = {}
         for row in rows:
-            character = row.get("character")
-            if character is not None and character.get("profile_text"):
-                # the seed came with a profile: use it as given
-                self.write_profile(character, row["character_id"], "import", meta_of(row).get(SEED_REF))
+            request = self.prepare(row)
+            if request is None:
+                self.write_profile(row["character"], row["character_id"], "import", meta_of(row).get(SEED_REF))
                 continue
-            meta = meta_of(row)
-            key = (meta.get(SEED_REF, row.get("source_ref") or ""), meta.get(SEED_VARIANT, "0"), row.get("language") or "")
-            groups.setdefault(key, []).append(row)
-        await self.gather([self.profile(group) for group in groups.values()])
+            groups.setdefault(request.context["seed_ref"] + "|" + request.language, (request, []))[1].append(row)
+
+        async def one(request: Request, members: list[dict[str, Any]]) -> None:
+            outcome = await self.ask(request)
+            made = [self.finish(row, request, outcome) for row in members]
+            if made[0] is not None:
+                self.write_profile(*made[0]["profile"])
+
+        await self.gather([one(request, members) for request, members in groups.values()])

@@ -23,9 +23,9 @@ from operators.registry import register
 from operators.synthesis.checks import Problem, turn_problems
 from operators.synthesis.client import derive_seed
 from operators.synthesis.dialogues import profile_prose
-from operators.synthesis.llm_step import LLMStep, LLMStepConfig, append_ref, meta_of, set_meta
+from operators.synthesis.llm_step import LLMStep, LLMStepConfig, Request, append_ref, meta_of, set_meta
 from operators.synthesis.plan import PLAN_REF
-from operators.synthesis.structured import generate_structured
+from operators.synthesis.structured import Outcome
 from schemas.tables import TABLES
 
 PAIR_SCHEMA = TABLES["preference_pair"].schema
@@ -74,8 +74,7 @@ class SynthesizeRefine(LLMStep):
             return candidates[-1]
         return candidates[derive_seed(self.llm.seed, "refine-turn", row.get("dialogue_id") or "") % len(candidates)]
 
-    async def refine(self, row: dict[str, Any]) -> dict[str, Any] | None:
-        """Refine one dialogue in place; the preference pair, when the turn was rewritten."""
+    def prepare(self, row: dict[str, Any]) -> Request | None:
         c: RefineConfig = self.config  # type: ignore[assignment]
         turns = row.get("turns") or []
         candidates = [i for i, t in enumerate(turns) if t["role"] == "character"]
@@ -86,39 +85,42 @@ class SynthesizeRefine(LLMStep):
         index = self.choose(row, candidates)
         language = row.get("language") or "en"
         user_speaker = next((t["speaker"] for t in turns if t["role"] == "user"), row.get("user_role") or "user")
-        original = turns[index]["text"]
         prompt = self.prompts.render(
             c.template, language, character=character, profile=profile_prose(character), user_role=row.get("user_role") or user_speaker,
-            context=turns[:index], reply=original,
+            context=turns[:index], reply=turns[index]["text"],
         )
 
         def check(draft: RefineDraft) -> list[Problem]:
             return turn_problems(draft.rewrite, language=language, user_speaker=user_speaker)
 
-        outcome = await generate_structured(
-            self.client, prompt.messages, RefineDraft,  # type: ignore[arg-type]
-            seed=derive_seed(self.llm.seed, "refine", row.get("dialogue_id") or ""), template_version=prompt.version,
-            feedback=self.feedback(language), check=check, max_retries=self.llm.max_validation_retries,
+        return Request(
+            messages=prompt.messages, seed=derive_seed(self.llm.seed, "refine", row.get("dialogue_id") or ""), version=prompt.version,
+            model=RefineDraft, language=language, check=check, context={"index": index},
         )
+
+    def finish(self, row: dict[str, Any], request: Request, outcome: Outcome) -> dict[str, Any] | None:
+        """Replace the turn and return the preference pair, or keep/reject the dialogue when refinement failed."""
+        c: RefineConfig = self.config  # type: ignore[assignment]
+        index = request.context["index"]
         if outcome.value is None:
             if c.on_failure == "reject":
                 self.reject(row, outcome.reason or "llm_failed", f"refine turn {index + 1}: {outcome.detail}", outcome.raw)
             else:
                 set_meta(row, refine=f"failed: {outcome.reason}: {outcome.detail}"[:500])
             return None
-        draft = outcome.value
-        ref = f"refine={self.llm.model}@{prompt.version}#{outcome.keys[-1][:16]}"
+        draft: RefineDraft = outcome.value  # type: ignore[assignment]
+        original = row["turns"][index]["text"]
         if _same(draft.rewrite, original):
             set_meta(row, refine=f"kept turn {index + 1}")
             return None
         rewrite = draft.rewrite.strip()
-        old_id = row.get("dialogue_id") or ""
-        turns = [dict(t) for t in turns]
+        turns = [dict(t) for t in row["turns"]]
         turns[index]["text"] = rewrite
         row["turns"] = turns
-        record_id = meta_of(row).get(PLAN_REF) or old_id
+        character = row["character"]
+        record_id = meta_of(row).get(PLAN_REF) or row.get("dialogue_id") or ""
         row["dialogue_id"] = dialogue_id(row.get("source") or "synthesis", record_id, content_digest(character["name"], ((t["role"], t["text"]) for t in turns)))
-        append_ref(row, ref)
+        append_ref(row, f"refine={self.llm.model}@{request.version}#{outcome.keys[-1][:16]}")
         set_meta(row, refine=f"rewrote turn {index + 1}", **{"refine.critique": draft.critique[:2000]})
         speaker = turns[index]["speaker"]
         return {
@@ -128,30 +130,23 @@ class SynthesizeRefine(LLMStep):
             "character": character,
             "user_role": row.get("user_role"),
             "scenario": row["scenario"],
-            "language": language,
+            "language": request.language,
             "context": turns[:index],
             "chosen": {"speaker": speaker, "text": rewrite},
             "rejected": {"speaker": speaker, "text": original},
             "pair_source": "self_refine",
             "margin": None,
             "split": row.get("split"),
-            "source_ref": f"{row.get('source_ref')}",
+            "source_ref": row.get("source_ref"),
             "pipeline_run_id": self.context.run_id,
         }
 
-    async def process(self, rows: list[dict[str, Any]]) -> None:
-        pairs: list[dict[str, Any] | None] = [None] * len(rows)
-
-        async def one(position: int, row: dict[str, Any]) -> None:
-            pairs[position] = await self.refine(row)
-
-        await self.gather([one(i, row) for i, row in enumerate(rows)])
-        made = [p for p in pairs if p is not None]
-        if made and self.context.staging_dir is not None:
-            self.context.side_output("pairs", pa.Table.from_pylist(made, schema=PAIR_SCHEMA))
-        elif made:
+    def emit(self, side_rows: list[dict[str, Any]]) -> None:
+        if side_rows and self.context.staging_dir is not None:
+            self.context.side_output("pairs", pa.Table.from_pylist(side_rows, schema=PAIR_SCHEMA))
+        elif side_rows:
             # no run folder (in-process use): keep them for the caller
-            self.pairs.extend(made)
+            self.pairs.extend(side_rows)
 
     @cached_property
     def pairs(self) -> list[dict[str, Any]]:
