@@ -41,6 +41,10 @@ class Recorded:
     status: int = 0
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default backlog of 5 refuses connections under concurrent clients
+
+
 def _tokens(text: str) -> int:
     return max(1, len(text.split()) + sum(1 for ch in text if ord(ch) > 0x2E80))
 
@@ -53,7 +57,7 @@ class LLMServer:
         self.faults: deque[Reply] = deque()
         self.requests: list[Recorded] = []
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.server = _Server(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="llm-server", daemon=True)
 
@@ -105,6 +109,13 @@ class LLMServer:
                 self.wfile.write(payload)
 
             def do_GET(self) -> None:
+                if self.path.endswith("/stats"):
+                    # for benchmarks running the server in its own process: count and arrival window
+                    with server.lock:
+                        arrived = [r.arrived for r in server.requests]
+                    stats = {"requests": len(arrived), "first": min(arrived, default=None), "last": max(arrived, default=None)}
+                    self._send(200, json.dumps(stats).encode(), {})
+                    return
                 self._send(200, json.dumps({"object": "list", "data": [{"id": "loopback", "object": "model"}]}).encode(), {})
 
             def do_POST(self) -> None:
@@ -146,3 +157,21 @@ class LLMServer:
                 self._send(200, json.dumps(payload, ensure_ascii=False).encode("utf-8"), reply.headers)
 
         return Handler
+
+
+def main() -> None:
+    """Serve the role-play author on a free port in this process; prints the base URL, runs until killed."""
+    import argparse
+
+    from tests.synthesis_author import author
+
+    parser = argparse.ArgumentParser(description="Loopback OpenAI-compatible server answering CharacterDial's synthesis prompts.")
+    parser.add_argument("--latency", type=float, default=0.0, help="Seconds per request.")
+    args = parser.parse_args()
+    with LLMServer(author(delay_s=args.latency)) as server:
+        print(server.url, flush=True)
+        server.thread.join()
+
+
+if __name__ == "__main__":
+    main()

@@ -181,3 +181,13 @@ def test_cache_works_on_an_fsspec_url(tmp_path):
         assert len(server.requests) == 1 and second.cached
     entry = json.loads(LLMClient(config).cache.fs.open(f"/chardial-test-cache/{second.key[:2]}/{second.key}.json").read())
     assert entry["text"] == "{}"
+
+
+def test_missing_endpoint_is_one_line_for_runners_that_skip(monkeypatch):
+    monkeypatch.delenv("CHARDIAL_LLM_BASE_URL", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    message = LLMConfig(model="m").missing_endpoint()
+    assert message.startswith("synthesis skipped") and "CHARDIAL_LLM_BASE_URL" in message and "\n" not in message
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
+    assert LLMConfig(model="m").missing_endpoint() is None
+    assert LLMConfig(model="m", backend="vllm").missing_endpoint() is None

@@ -46,8 +46,14 @@ def _is_cjk(ch: str) -> bool:
     return "CJK" in unicodedata.name(ch, "") or "\u3040" <= ch <= "\u30ff"
 
 
+# the commonest English function words: a Latin-script text where they are frequent is English, without
+# paying for langdetect (milliseconds per call) on every generated dialogue
+_ENGLISH_WORDS = frozenset("the a an and or but to of in on at for with is are was were be been i you he she it we they my your "
+                           "me him her us them this that not do did have has had what how so if just".split())
+
+
 def detect_language(text: str) -> str:
-    """'zh' for Han-script text, else langdetect's code (seeded, so stable); 'und' when unknown."""
+    """'zh' for Han-script text, 'en' for plainly English text, else langdetect's code (seeded); 'und' when unknown."""
     letters = [ch for ch in text if ch.isalpha()]
     if not letters:
         return "und"
@@ -55,6 +61,9 @@ def detect_language(text: str) -> str:
     if cjk / len(letters) >= 0.3:
         kana = sum(1 for ch in letters if "\u3040" <= ch <= "\u30ff")
         return "ja" if kana > cjk * 0.2 else "zh"
+    words = re.findall(r"[a-z']+", text.lower())
+    if len(words) >= 8 and sum(word in _ENGLISH_WORDS for word in words) / len(words) >= 0.25 and all(ord(ch) < 0x250 for ch in letters):
+        return "en"
     from langdetect import DetectorFactory, LangDetectException, detect
 
     DetectorFactory.seed = 0

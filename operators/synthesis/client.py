@@ -43,6 +43,19 @@ class Prices(BaseModel):
     output_per_million: float = Field(0.0, ge=0, description="USD per million completion tokens.")
 
 
+class VLLMSettings(BaseModel):
+    """The offline vLLM engine for `backend: vllm` (ray.data.llm on GPU nodes); ignored by the openai backend."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="vLLM EngineArgs, e.g. max_model_len, tensor_parallel_size, gpu_memory_utilization.")
+    concurrency: int = Field(1, ge=1, description="Engine replicas (an autoscaling pool of 1..N).")
+    batch_size: int = Field(32, ge=1, description="Rows per engine batch.")
+    max_concurrent_batches: int = Field(8, ge=1, description="Batches in flight per replica, so batches overlap.")
+    accelerator_type: str | None = Field(None, description="Ray accelerator type, e.g. H100; null: any GPU.")
+    runtime_env: dict[str, Any] | None = Field(None, description="Ray runtime_env of the engine stage (e.g. a venv with vllm).")
+
+
 class LLMConfig(BaseModel):
     """How to reach the model and how hard to push it. Shared by every synthesis operator."""
 
@@ -71,6 +84,14 @@ class LLMConfig(BaseModel):
     max_validation_retries: int = Field(2, ge=0, description="Re-asks, with the error fed back, when a response fails parsing, validation or checks.")
     prices: Prices | None = Field(None, description="Prices for the cost estimate; null: no cost reported.")
     extra_body: dict[str, Any] = Field(default_factory=dict, description="Extra request fields for the endpoint (e.g. vLLM's top_k); part of the cache key.")
+    vllm: VLLMSettings = Field(default_factory=VLLMSettings, description="Engine settings for backend: vllm.")
+
+    def missing_endpoint(self) -> str | None:
+        """A one-line message when the openai backend has no endpoint configured, for runners that skip synthesis."""
+        if self.backend != "openai" or self.base_url or any(os.environ.get(name) for name in BASE_URL_ENV):
+            return None
+        return (f"synthesis skipped: no LLM endpoint configured (set ${BASE_URL_ENV[0]} and ${API_KEY_ENV[0]}, "
+                "or llm.base_url in the pipeline; see docs/synthesis.md)")
 
     def resolved_base_url(self) -> str:
         url = self.base_url or next((os.environ[name] for name in BASE_URL_ENV if os.environ.get(name)), None)
@@ -158,6 +179,7 @@ class LLMClient:
         self._client: Any = None
         self._semaphore: asyncio.Semaphore | None = None
         self._inflight: dict[str, asyncio.Future] = {}
+        import openai  # noqa: F401  (a second of import time belongs to setup, not to the first request)
 
     def _bind(self) -> None:
         """(Re)build the loop-bound parts: an SDK client and a semaphore belong to one event loop."""

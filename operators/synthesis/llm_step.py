@@ -88,6 +88,8 @@ class LLMStep(Operator):
 
     def setup(self) -> None:
         c: LLMStepConfig = self.config  # type: ignore[assignment]
+        if c.llm.backend == "vllm":
+            raise RuntimeError(f"{self.name}: backend vllm runs as a Dataset stage: operators.synthesis.vllm_backend.apply_vllm(ds, ...), not per batch")
         endpoint = hashlib.sha256(f"{c.llm.base_url}|{c.llm.model}".encode()).hexdigest()[:12]
         # one limiter per run and endpoint: every actor of every synthesis step shares the budget
         self.client = LLMClient(c.llm, limiter_name=f"chardial-llm-limit-{self.context.run_id}-{endpoint}")

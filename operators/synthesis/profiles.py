@@ -107,6 +107,10 @@ class SynthesizeProfiles(LLMStep):
         append_ref(row, ref)
         return {"profile": (row["character"], row["character_id"], "synthesis", f"{request.context['seed_ref']} | {ref}")}
 
+    def emit(self, side_rows: list[dict[str, Any]]) -> None:
+        for made in side_rows:
+            self.write_profile(*made["profile"])
+
     def write_profile(self, character: dict[str, Any], cid: str, source: str, source_ref: str | None) -> None:
         """One profile per file: content-named, so every batch and retry that sees the character writes the same file."""
         if self.context.staging_dir is None:
@@ -127,7 +131,6 @@ class SynthesizeProfiles(LLMStep):
         async def one(request: Request, members: list[dict[str, Any]]) -> None:
             outcome = await self.ask(request)
             made = [self.finish(row, request, outcome) for row in members]
-            if made[0] is not None:
-                self.write_profile(*made[0]["profile"])
+            self.emit([m for m in made[:1] if m is not None])
 
         await self.gather([one(request, members) for request, members in groups.values()])

@@ -84,24 +84,41 @@ class LocalLimiter:
 
 
 class SharedLimiter:
-    """The limiter of a Ray job: one named actor per (run, endpoint, model) that every worker reserves from."""
+    """The limiter of a Ray job: one named actor per (run, endpoint, model) that every worker reserves from.
+
+    The first worker to ask creates it and owns it; when that worker exits (its stage finished, the pool
+    shrank) Ray ends the limiter too, so a worker that finds it dead creates the next one. The budget
+    restarts full then, which at worst allows one extra burst.
+    """
 
     def __init__(self, name: str, requests_per_minute: float | None, tokens_per_minute: float | None) -> None:
+        self.name = name
+        self.limits = (requests_per_minute, tokens_per_minute)
+        self.actor = self._get()
+
+    def _get(self):  # type: ignore[no-untyped-def]
         import ray
 
-        actor_class = ray.remote(num_cpus=0, max_restarts=-1)(RateLimiter)
-        # get_if_exists makes the first worker create it and every other worker find it
-        self.actor = actor_class.options(name=name, namespace="characterdial", get_if_exists=True).remote(
-            requests_per_minute, tokens_per_minute
-        )
+        actor_class = ray.remote(num_cpus=0)(RateLimiter)
+        # get_if_exists: the first worker creates it, every other worker finds it
+        return actor_class.options(name=self.name, namespace="characterdial", get_if_exists=True).remote(*self.limits)
+
+    async def _call(self, method: str, *args: float) -> float | None:
+        from ray.exceptions import RayActorError
+
+        try:
+            return await getattr(self.actor, method).remote(*args)
+        except RayActorError:
+            self.actor = self._get()
+            return await getattr(self.actor, method).remote(*args)
 
     async def acquire(self, tokens: int) -> None:
-        wait = await self.actor.reserve.remote(tokens)
-        if wait > 0:
+        wait = await self._call("reserve", tokens)
+        if wait:
             await asyncio.sleep(wait)
 
     async def pause(self, seconds: float) -> None:
-        await self.actor.pause.remote(seconds)
+        await self._call("pause", seconds)
 
     async def settle(self, estimated: int, actual: int) -> None:
-        await self.actor.settle.remote(estimated, actual)
+        await self._call("settle", estimated, actual)

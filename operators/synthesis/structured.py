@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -47,6 +48,12 @@ def parse_json(text: str) -> Any:
         except json.JSONDecodeError:
             continue
     raise ValueError(f"no JSON value found: {first_error.msg} at line {first_error.lineno} column {first_error.colno}")
+
+
+@lru_cache(maxsize=64)
+def json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema, built once (pydantic takes about a millisecond per call)."""
+    return model.model_json_schema()
 
 
 @dataclass
@@ -101,7 +108,7 @@ async def generate_structured(
     max_retries: int = 2,
 ) -> Outcome[M]:
     """Ask until the reply parses, validates and passes `check`, feeding each error back; at most 1 + max_retries asks."""
-    schema = model.model_json_schema()
+    schema = json_schema(model)
     conversation = list(messages)
     outcome: Outcome[M] = Outcome()
     for _ in range(1 + max_retries):
