@@ -30,7 +30,7 @@ def steps(settings):
 
 
 def on_ray(ray, planned: pa.Table, chain, staging) -> pa.Table:
-    """Each step an actor pool of async actors with a quarter CPU each; one character per block and batch."""
+    """Each step one async actor with a quarter CPU (a pool of one keeps the test quick); one character per block and batch."""
     from ray.data import ActorPoolStrategy
 
     context = RunContext("ray-test", str(staging))
@@ -38,7 +38,7 @@ def on_ray(ray, planned: pa.Table, chain, staging) -> pa.Table:
     ds = ray.data.from_arrow([planned.slice(start, PER_CHARACTER) for start in range(0, planned.num_rows, PER_CHARACTER)])
     for cls, config in chain:
         ds = ds.map_batches(cls, fn_constructor_kwargs={"config": config, "context": context}, batch_format="pyarrow",
-                            batch_size=PER_CHARACTER, compute=ActorPoolStrategy(size=cls.resources.actors), num_cpus=cls.resources.cpus)
+                            batch_size=PER_CHARACTER, compute=ActorPoolStrategy(size=1), num_cpus=cls.resources.cpus)
     return pa.concat_tables(ray.get(ds.to_arrow_refs()))
 
 
@@ -47,7 +47,7 @@ def test_pipeline_on_actors_with_faults_limits_and_a_cached_rerun(ray_cluster, t
     malformed = iter([Reply(content="{not json")])
     with LLMServer(author({"DialogueDraft": lambda body: next(malformed, None)})) as server:
         server.inject(Reply(status=429, headers={"Retry-After": "0.2"}), Reply(status=500), Reply(status=503))
-        # 600/min = 10/s with a burst of 10, shared by the six actors of the three steps
+        # 600/min = 10/s with a burst of 10, shared by the actors of the three steps
         settings = llm_settings(server, tmp_path, requests_per_minute=600, max_attempts=5)
         out = on_ray(ray_cluster, planned, steps(settings), tmp_path / "run1")
         paid = len(server.completions())

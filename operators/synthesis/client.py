@@ -268,6 +268,10 @@ class LLMClient:
         c = self.config
         assert self._semaphore is not None
         estimate = len(json.dumps(body["messages"], ensure_ascii=False)) // 3 + c.max_tokens
+        # the SDK walks typed parameters through its TypedDict transforms (milliseconds for a JSON schema);
+        # response_format goes as plain JSON instead, byte-for-byte the same request
+        typed = {k: v for k, v in body.items() if k != "response_format"}
+        untyped = {**c.extra_body, **({"response_format": body["response_format"]} if "response_format" in body else {})}
         started = time.monotonic()
         last_error = "none"
         for attempt in range(1, c.max_attempts + 1):
@@ -275,7 +279,7 @@ class LLMClient:
                 if self._limiter is not None:
                     await self._limiter.acquire(estimate)
                 try:
-                    response = await self._client.chat.completions.create(**body, extra_body=c.extra_body or None)
+                    response = await self._client.chat.completions.create(**typed, extra_body=untyped or None)
                 except openai.APIStatusError as error:
                     self.usage.failed_requests += 1
                     status = error.status_code
