@@ -92,3 +92,13 @@ def test_relationship_roles_read_naturally():
     assert relationship_role("sister: Anna, a nurse in Leeds", "en") == {"role": "Anna, a nurse in Leeds (their sister)", "speaker": "Anna"}
     assert relationship_role("妹妹：小雨，杭州的护士", "zh") == {"role": "小雨，杭州的护士（妹妹）", "speaker": "小雨"}
     assert relationship_role("an old mentor", "en") == {"role": "an old mentor", "speaker": "an old mentor"}
+
+
+def test_a_language_without_templates_is_a_reject_not_a_crash(tmp_path):
+    rows_in = plan_table(tmp_path, "- {category: fictional, name: Ada, language: fr, profile: {profile_text: Ada est mathématicienne.}}\n",
+                         dialogues_per_character=1)
+    with LLMServer(author()) as server:
+        out = SynthesizeDialogues(DialoguesConfig(llm=llm_settings(server, tmp_path))).run(rows_in)
+        assert server.requests == []
+    row = out.to_pylist()[0]
+    assert row[REJECT_REASON] == "unsupported_language" and "dialogue.v1.fr.jinja" in row[REJECT_DETAIL]

@@ -86,3 +86,20 @@ def test_seed_with_a_profile_skips_the_llm(tmp_path):
         assert server.requests == []
     assert out.equals(planned)
     assert pq.read_table(staging / "profiles").column("source").to_pylist() == ["import"]
+
+
+def test_api_key_never_reaches_outputs_cache_or_rejects(tmp_path):
+    secret = "sk-profile-secret-0987654321"
+    planned = plan_table(tmp_path, "- {category: fictional, name: Ada, language: en}\n- {category: other, brief: x, language: en}\n", dialogues_per_character=1)
+    staging = tmp_path / "staging"
+
+    def answer(body):
+        return None if "named Ada" in body["messages"][1]["content"] else Reply(content="not json")
+
+    with LLMServer(author({"ProfileDraft": answer})) as server:
+        config = ProfilesConfig(llm=llm_settings(server, tmp_path, api_key=secret, max_validation_retries=0))
+        out = SynthesizeProfiles(config, RunContext("r", str(staging))).run(planned)
+    assert sorted(r[REJECT_REASON] or "" for r in out.to_pylist()) == ["", "llm_invalid_json"]
+    written = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    assert secret.encode() not in written
+    assert secret not in json.dumps(out.to_pylist(), default=str) and secret not in config.model_dump_json()

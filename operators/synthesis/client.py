@@ -239,6 +239,9 @@ class LLMClient:
         self._inflight[key] = future
         try:
             result = await self._cached_or_fetch(key, body)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
         except BaseException as error:
             future.set_exception(error)
             future.exception()  # mark retrieved: nobody else may be waiting

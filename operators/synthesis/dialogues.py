@@ -77,7 +77,7 @@ def relationship_role(relationship: str, language: str) -> dict[str, str]:
 class SynthesizeDialogues(LLMStep):
     name: ClassVar[str] = "synthesize.dialogues"
     Config = DialoguesConfig
-    reads = frozenset({"character", "scenario", "language", "user_role", "source_ref", "meta"})
+    reads = frozenset({"character", "scenario", "language", "user_role", "source", "source_ref", "dialogue_id", "meta"})
     writes = frozenset({"turns", "user_role", "dialogue_id", "source_ref", "meta"})
     summary = "LLM-written dialogues (K turns) per planned row, from the profile, scenario and a drawn user role; checked and re-asked."
 

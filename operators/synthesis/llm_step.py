@@ -25,7 +25,7 @@ from operators.base import Operator, OperatorConfig, Resources
 from operators.columns import RAW, REJECT_DETAIL, REJECT_OPERATOR, REJECT_REASON
 from operators.synthesis.checks import Problem
 from operators.synthesis.client import LLMClient, LLMConfig
-from operators.synthesis.prompts import BUILTIN, PromptLibrary
+from operators.synthesis.prompts import BUILTIN, PromptLibrary, TemplateNotFound
 from operators.synthesis.structured import Outcome, generate_structured
 from operators.synthesis.usage import usage_table
 
@@ -122,6 +122,14 @@ class LLMStep(Operator):
         """The request for one row; None when the row needs none (it may have been rejected here)."""
         raise NotImplementedError
 
+    def prepare_or_reject(self, row: dict[str, Any]) -> Request | None:
+        """`prepare`, with a row in a language that has no templates rejected instead of failing the batch."""
+        try:
+            return self.prepare(row)
+        except TemplateNotFound as error:
+            self.reject(row, "unsupported_language", str(error), None)
+            return None
+
     def finish(self, row: dict[str, Any], request: Request, outcome: Outcome) -> dict[str, Any] | None:
         """Apply an outcome to the row in place (fill or reject); may return a side-table row (a pair)."""
         raise NotImplementedError
@@ -137,7 +145,7 @@ class LLMStep(Operator):
         """Fill in (or reject) the live rows, in place: one request per row, concurrently."""
 
         async def one(row: dict[str, Any]) -> dict[str, Any] | None:
-            request = self.prepare(row)
+            request = self.prepare_or_reject(row)
             return self.finish(row, request, await self.ask(request)) if request is not None else None
 
         results: list[Any] = [None] * len(rows)

@@ -53,7 +53,7 @@ class ProfilesConfig(LLMStepConfig):
 class SynthesizeProfiles(LLMStep):
     name: ClassVar[str] = "synthesize.profiles"
     Config = ProfilesConfig
-    reads = frozenset({"character", "meta", "language", "source_ref"})
+    reads = frozenset({"character", "character_id", "meta", "language", "source_ref"})
     writes = frozenset({"character", "character_id", "source_ref"})
     summary = "LLM-written character profiles from seeds; one request per character, validated, written to profiles/."
 
@@ -121,10 +121,13 @@ class SynthesizeProfiles(LLMStep):
     async def process(self, rows: list[dict[str, Any]]) -> None:
         """Rows of one character share one request: ask once per group, then fill every row of it."""
         groups: dict[str, tuple[Request, list[dict[str, Any]]]] = {}
+        given: set[str] = set()
         for row in rows:
-            request = self.prepare(row)
+            request = self.prepare_or_reject(row)
             if request is None:
-                self.write_profile(row["character"], row["character_id"], "import", meta_of(row).get(SEED_REF))
+                if row.get("_reject_reason") is None and row["character_id"] not in given:
+                    given.add(row["character_id"])
+                    self.write_profile(row["character"], row["character_id"], "import", meta_of(row).get(SEED_REF))
                 continue
             groups.setdefault(request.context["seed_ref"] + "|" + request.language, (request, []))[1].append(row)
 

@@ -16,6 +16,10 @@ import jinja2
 BUILTIN = Path(__file__).with_name("templates")
 
 
+class TemplateNotFound(ValueError):
+    """No template for this name and language: the row's language has no prompts (yet)."""
+
+
 @dataclass(frozen=True)
 class Prompt:
     """A rendered prompt and the version of the template that made it."""
@@ -57,7 +61,7 @@ class PromptLibrary:
         try:
             template = self.env.get_template(filename)
         except jinja2.TemplateNotFound:
-            raise ValueError(f"no prompt template {filename!r} (looked in {', '.join(self.env.loader.searchpath)})") from None  # type: ignore[union-attr]
+            raise TemplateNotFound(f"no prompt template {filename!r} (looked in {', '.join(self.env.loader.searchpath)})") from None  # type: ignore[union-attr]
         context = template.new_context(dict(variables))
         messages = []
         for role in ("system", "user"):

@@ -62,7 +62,7 @@ def pair_id(dialogue: str, index: int, chosen: str, rejected: str) -> str:
 class SynthesizeRefine(LLMStep):
     name: ClassVar[str] = "synthesize.refine"
     Config = RefineConfig
-    reads = frozenset({"character", "turns", "language", "user_role", "dialogue_id", "source_ref", "meta"})
+    reads = frozenset({"character", "character_id", "turns", "language", "user_role", "scenario", "source", "split", "dialogue_id", "source_ref", "meta"})
     writes = frozenset({"turns", "dialogue_id", "source_ref", "meta"})
     summary = "Critique and rewrite one character turn against the profile; the rewrite replaces it and yields a self_refine preference pair."
 

@@ -86,7 +86,7 @@ class PrepareBatch:
         rows, messages, params, skip = [], [], [], []
         for row in batch.to_pylist():
             original = _pack(row, batch.schema)
-            request = self.step.prepare(row) if row.get("_reject_reason") is None else None
+            request = self.step.prepare_or_reject(row) if row.get("_reject_reason") is None else None
             # prepare may have rejected or annotated a row it needs no request for: carry that version
             rows.append(original if request is not None else _pack(row, batch.schema))
             skip.append(request is None)
