@@ -45,20 +45,20 @@ class DialoguesConfig(LLMStepConfig):
     relationship_roles: bool = Field(True, description="Let the character talk with people from its profile's relationships (chit_chat, companionship).")
 
 
-def profile_prose(character: dict[str, Any]) -> str:
-    """The profile a prompt shows: the prose, plus the structured fields the prose may lack."""
+def profile_prose(character: dict[str, Any], labels: dict[str, str]) -> str:
+    """The profile a prompt shows: the prose, plus the structured fields the prose may lack (labels in the prompt's language)."""
     parts = [character.get("profile_text") or ""]
     attributes = character.get("attributes") or {}
     styles = character.get("styles") or {}
-    for label, value in (
-        ("Occupation", attributes.get("occupation")),
-        ("Relationships", "; ".join(attributes.get("relationships") or [])),
-        ("Speaking style", styles.get("speaking_style")),
-        ("Catchphrases", " / ".join(styles.get("catchphrases") or [])),
-        ("Example lines", " / ".join(styles.get("example_lines") or [])),
+    for key, value in (
+        ("occupation", attributes.get("occupation")),
+        ("relationships", "; ".join(attributes.get("relationships") or [])),
+        ("speaking_style", styles.get("speaking_style")),
+        ("catchphrases", " / ".join(styles.get("catchphrases") or [])),
+        ("example_lines", " / ".join(styles.get("example_lines") or [])),
     ):
         if value:
-            parts.append(f"{label}: {value}")
+            parts.append(f"{labels[key]}: {value}")
     return "\n".join(p for p in parts if p)
 
 
@@ -114,7 +114,7 @@ class SynthesizeDialogues(LLMStep):
         role = self.pick_role(row, plan_ref)
         vocabulary = self.vocabulary[language if language in self.vocabulary else "en"]
         prompt = self.prompts.render(
-            c.template, language, character=character, profile=profile_prose(character), user_role=role["role"],
+            c.template, language, character=character, profile=profile_prose(character, vocabulary["labels"]), user_role=role["role"],
             scenario=row["scenario"], scenario_description=vocabulary["scenarios"].get(row["scenario"] or "other", ""),
             turns=c.turns, first_role=c.first_role,
         )

@@ -18,17 +18,18 @@ import time
 class TokenBucket:
     """A bucket refilled at `per_minute / 60` units per second, holding at most `burst` units."""
 
-    def __init__(self, per_minute: float, burst: float | None = None) -> None:
+    def __init__(self, per_minute: float, burst: float | None = None, now: float | None = None) -> None:
         self.rate = per_minute / 60.0
         # one second's worth (at least one unit) by default: smooth, yet a single request always fits
         self.burst = burst if burst is not None else max(1.0, self.rate)
         self.level = self.burst
-        self.updated = time.monotonic()
+        self.updated = time.monotonic() if now is None else now
 
     def reserve(self, units: float, now: float) -> float:
         """Book `units` now; the seconds until the booking is covered."""
-        self.level = min(self.burst, self.level + (now - self.updated) * self.rate)
-        self.updated = now
+        # a clock that went backwards (another caller's older reading) adds nothing
+        self.level = min(self.burst, self.level + max(0.0, now - self.updated) * self.rate)
+        self.updated = max(self.updated, now)
         self.level -= units
         return 0.0 if self.level >= 0 else -self.level / self.rate
 

@@ -85,8 +85,9 @@ class SynthesizeRefine(LLMStep):
         index = self.choose(row, candidates)
         language = row.get("language") or "en"
         user_speaker = next((t["speaker"] for t in turns if t["role"] == "user"), row.get("user_role") or "user")
+        labels = self.vocabulary[language if language in self.vocabulary else "en"]["labels"]
         prompt = self.prompts.render(
-            c.template, language, character=character, profile=profile_prose(character), user_role=row.get("user_role") or user_speaker,
+            c.template, language, character=character, profile=profile_prose(character, labels), user_role=row.get("user_role") or user_speaker,
             context=turns[:index], reply=turns[index]["text"],
         )
 
