@@ -259,7 +259,9 @@ class LLMClient:
                 self.usage.cache_hits += 1
                 self.usage.cached_prompt_tokens += stored.get("prompt_tokens") or 0
                 self.usage.cached_completion_tokens += stored.get("completion_tokens") or 0
-                return Completion(key=key, cached=True, **stored)
+                return Completion(key=key, cached=True, text=stored.get("text"), refusal=stored.get("refusal"),
+                                  finish_reason=stored.get("finish_reason"), prompt_tokens=stored.get("prompt_tokens") or 0,
+                                  completion_tokens=stored.get("completion_tokens") or 0)
         completion = await self._fetch(key, body)
         if self.cache is not None:
             await asyncio.to_thread(self.cache.put, key, completion.stored())
