@@ -22,6 +22,7 @@ class CharacterSeed(Strict):
     name: str | None = Field(None, min_length=1, description="The character's name; absent: the LLM invents one.")
     work: str | None = Field(None, description="Work or franchise (fictional characters).")
     brief: str | None = Field(None, description="What the LLM should build on, in any language.")
+    like: str | None = Field(None, description="An existing character or profile text to diversify from: new, clearly different characters of the same kind.")
     language: str | None = Field(None, min_length=2, description="zh | en; default: the source's `language`.")
     count: int = Field(1, ge=1, le=1000, description="Distinct characters to make from this seed (only without a name).")
     dialogues: int | None = Field(None, ge=1, description="Dialogues per character; default: the source's `dialogues_per_character`.")

@@ -103,3 +103,14 @@ def test_api_key_never_reaches_outputs_cache_or_rejects(tmp_path):
     written = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     assert secret.encode() not in written
     assert secret not in json.dumps(out.to_pylist(), default=str) and secret not in config.model_dump_json()
+
+
+def test_a_seed_can_diversify_from_an_existing_character(tmp_path):
+    text = "- {category: fictional, like: 'Sherlock Holmes, a consulting detective in Victorian London', count: 2, language: en}\n"
+    planned = plan_table(tmp_path, text, dialogues_per_character=1)
+    with LLMServer(author()) as server:
+        out = SynthesizeProfiles(ProfilesConfig(llm=llm_settings(server, tmp_path))).run(planned)
+        prompts = [r.body["messages"][1]["content"] for r in server.requests]
+    assert len(prompts) == 2 and all("clearly different person" in p and "Sherlock Holmes" in p for p in prompts)
+    assert "invention number 1" in prompts[0] + prompts[1] and "invention number 2" in prompts[0] + prompts[1]
+    assert all(r[REJECT_REASON] is None for r in out.to_pylist())

@@ -30,6 +30,7 @@ SEED_CATEGORY = "seed.category"
 SEED_NAME = "seed.name"
 SEED_WORK = "seed.work"
 SEED_BRIEF = "seed.brief"
+SEED_LIKE = "seed.like"
 SEED_VARIANT = "seed.variant"
 SEED_REF = "seed.ref"
 
@@ -89,7 +90,7 @@ class SynthesisPlan(Source):
                         "profile_text": profile.profile_text if profile else None,
                     }
                 meta = {PLAN_REF: plan_ref, SEED_REF: seed_ref, SEED_CATEGORY: seed.category, SEED_VARIANT: str(variant)}
-                meta.update({key: value for key, value in ((SEED_NAME, seed.name), (SEED_WORK, seed.work), (SEED_BRIEF, seed.brief)) if value})
+                meta.update({key: value for key, value in ((SEED_NAME, seed.name), (SEED_WORK, seed.work), (SEED_BRIEF, seed.brief), (SEED_LIKE, seed.like)) if value})
                 rows.append({
                     "dialogue_id": dialogue_id("synthesis", plan_ref, ""),
                     "character_id": character_id(seed.name, seed.work) if seed.name else None,

@@ -18,7 +18,7 @@ from operators.registry import register
 from operators.synthesis.checks import Problem, character_break, wrong_language
 from operators.synthesis.client import derive_seed
 from operators.synthesis.llm_step import LLMStep, LLMStepConfig, Request, append_ref, meta_of
-from operators.synthesis.plan import SEED_BRIEF, SEED_CATEGORY, SEED_NAME, SEED_REF, SEED_VARIANT, SEED_WORK
+from operators.synthesis.plan import SEED_BRIEF, SEED_CATEGORY, SEED_LIKE, SEED_NAME, SEED_REF, SEED_VARIANT, SEED_WORK
 from operators.synthesis.structured import Outcome
 from schemas.tables import TABLES
 
@@ -75,7 +75,8 @@ class SynthesizeProfiles(LLMStep):
             return None  # the seed came with a profile
         meta = meta_of(row)
         language = row.get("language") or "en"
-        seed = {"category": meta.get(SEED_CATEGORY) or "other", "name": meta.get(SEED_NAME), "work": meta.get(SEED_WORK), "brief": meta.get(SEED_BRIEF)}
+        seed = {"category": meta.get(SEED_CATEGORY) or "other", "name": meta.get(SEED_NAME), "work": meta.get(SEED_WORK), "brief": meta.get(SEED_BRIEF),
+                "like": meta.get(SEED_LIKE)}
         variant = int(meta.get(SEED_VARIANT, "0"))
         vocabulary = self.vocabulary[language if language in self.vocabulary else "en"]
         prompt = self.prompts.render(c.template, language, seed=seed, variant=variant, category_description=vocabulary["categories"][seed["category"]])
