@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from operators.columns import REJECT_DETAIL, REJECT_REASON
 from operators.synthesis.dialogues import DialoguesConfig, SynthesizeDialogues, relationship_role
 from operators.synthesis.profiles import ProfilesConfig, SynthesizeProfiles
@@ -102,3 +104,16 @@ def test_a_language_without_templates_is_a_reject_not_a_crash(tmp_path):
         assert server.requests == []
     row = out.to_pylist()[0]
     assert row[REJECT_REASON] == "unsupported_language" and "dialogue.v1.fr.jinja" in row[REJECT_DETAIL]
+
+
+def test_too_many_rejects_stop_the_step(tmp_path):
+    from operators.synthesis.llm_step import TooManyRejects
+
+    rows_in = plan_table(tmp_path, "- {category: fictional, name: Ada, language: en, profile: {profile_text: Ada is a mathematician.}}\n",
+                         dialogues_per_character=60)
+    with LLMServer(author({"DialogueDraft": lambda body: Reply(content="nope")})) as server:
+        settings = llm_settings(server, tmp_path, max_validation_retries=0)
+        kept = SynthesizeDialogues(DialoguesConfig(llm=settings)).run(rows_in)
+        assert set(kept.column(REJECT_REASON).to_pylist()) == {"llm_invalid_json"}
+        with pytest.raises(TooManyRejects, match="60 of 60 rows rejected .*llm_invalid_json 60"):
+            SynthesizeDialogues(DialoguesConfig(llm=settings, max_reject_fraction=0.5)).run(rows_in)

@@ -48,6 +48,15 @@ class Request:
 class LLMStepConfig(OperatorConfig):
     llm: LLMConfig = Field(description="The model and endpoint (shared keys: see docs/synthesis.md).")
     template_dir: str | None = Field(None, description="A folder of your own prompt templates, searched before the built-in ones.")
+    max_reject_fraction: float | None = Field(
+        None, gt=0, le=1,
+        description="Stop the job when more than this share of the rows an actor has seen (after 50) were rejected by this step: "
+                    "a wrong model or prompt should not burn the budget. Null: never stop.",
+    )
+
+
+class TooManyRejects(RuntimeError):
+    """A synthesis step rejected more rows than `max_reject_fraction` allows."""
 
 
 def meta_of(row: dict[str, Any]) -> dict[str, str]:
@@ -85,6 +94,8 @@ class LLMStep(Operator):
     def __init__(self, config: OperatorConfig | None = None, context: Any = None) -> None:
         super().__init__(config, context)
         self.client: LLMClient | None = None
+        self.seen = 0
+        self.rejected: dict[str, int] = {}
 
     def setup(self) -> None:
         c: LLMStepConfig = self.config  # type: ignore[assignment]
@@ -168,7 +179,21 @@ class LLMStep(Operator):
             await self.process(live)
         finally:
             self.flush_usage()
+        self.count_rejects(live)
         return pa.Table.from_pylist(rows, schema=batch.schema)
+
+    def count_rejects(self, rows: list[dict[str, Any]]) -> None:
+        """Tally this step's rejects per reason; past `max_reject_fraction` (after 50 rows), stop the job."""
+        self.seen += len(rows)
+        for row in rows:
+            if row.get(REJECT_OPERATOR) == self.name:
+                self.rejected[row[REJECT_REASON]] = self.rejected.get(row[REJECT_REASON], 0) + 1
+        limit = self.config.max_reject_fraction  # type: ignore[attr-defined]
+        total = sum(self.rejected.values())
+        if limit is not None and self.seen >= 50 and total > limit * self.seen:
+            reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(self.rejected.items(), key=lambda item: -item[1]))
+            raise TooManyRejects(f"{self.name}: {total} of {self.seen} rows rejected (> max_reject_fraction {limit}): {reasons}; "
+                                 "check the model, the prompts and the rejects' _raw answers")
 
     def run(self, batch: pa.Table) -> pa.Table:
         """In-process: the same work on a fresh event loop (not inside a running loop)."""
