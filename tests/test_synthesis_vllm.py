@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -107,3 +108,19 @@ def test_rows_without_a_request_skip_the_engine(tmp_path):
 def test_the_openai_path_refuses_a_vllm_config(tmp_path):
     with pytest.raises(RuntimeError, match="apply_vllm"):
         SynthesizeDialogues(DialoguesConfig(llm=LLM)).run(plan_table(tmp_path))
+
+
+def test_build_processor_accepts_the_engine_config(tmp_path, ray_cluster):
+    """Where transformers is installed (the GPU environment, or the train one), the processor builds on CPU."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("tokenizers")
+    import importlib.util
+
+    from ray.data.llm import build_processor
+
+    spec = importlib.util.spec_from_file_location("gpu_synthesis", Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_synthesis.py")
+    gpu_synthesis = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_synthesis)
+    gpu_synthesis.make_tiny_model(tmp_path / "tiny")
+    processor = build_processor(engine_config(ProfilesConfig(llm={**LLM, "model": str(tmp_path / "tiny")}).llm))
+    assert processor.list_stage_names() == ["ChatTemplateStage", "TokenizeStage", "vLLMEngineStage", "DetokenizeStage"]
