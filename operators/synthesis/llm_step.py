@@ -168,7 +168,7 @@ class LLMStep(Operator):
         self.emit([r for r in results if r is not None])
 
     def emit(self, side_rows: list[dict[str, Any]]) -> None:
-        """Write the side-table rows `finish` returned (only `synthesize.refine` makes any)."""
+        """Write the side-table rows `finish` returned: pairs (synthesize.refine), profiles (synthesize.profiles)."""
 
     async def __call__(self, batch: pa.Table) -> pa.Table:
         if self.client is None:
