@@ -13,12 +13,14 @@ from rich.table import Table
 from jobs import curate as curate_job
 from jobs.cli_formats import app as formats_app
 from jobs.cli_report import app as report_app
+from jobs.cli_synthesis import app as synthesis_app
 
 app = typer.Typer(help="CharacterDial: character role-play corpora on Ray.", no_args_is_help=True, add_completion=False)
 schema_app = typer.Typer(help="Record schemas: JSON Schema export and reference docs.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.add_typer(report_app)
 app.add_typer(formats_app)
+app.add_typer(synthesis_app, name="synth")
 console = Console()
 err = Console(stderr=True)
 
@@ -68,8 +70,10 @@ def validate(pipeline: Path = typer.Argument(..., help="Pipeline YAML file.")) -
         err.print(f"[red]invalid pipeline[/]\n{error}")
         raise typer.Exit(2) from None
     console.print(f"[green]valid[/]: {spec.name} ({spec.hash()[:12]})")
-    for i, step in enumerate(spec.sources):
-        console.print(f"  source {step.op}: {len(spec.inputs.get(i, []))} file(s)")
+    for step in spec.sources:
+        console.print(f"  source {step.op}: {len(spec.inputs.get(step.index, []))} file(s)")
+    for reason in sorted({s["reason"] for s in spec.skipped}):
+        console.print(f"  [yellow]skipped[/] {', '.join(s['op'] for s in spec.skipped if s['reason'] == reason)}: {reason}")
     for step in spec.operators:
         console.print(f"  {step.op} [dim]{step.config.model_dump(exclude_defaults=True) or ''}[/]")
 

@@ -118,6 +118,8 @@ def run_pipeline(
     t0 = time.perf_counter()
     inputs = [p for files in pipeline.inputs.values() for p in files]
     log(f"run {run_id}: {pipeline.name}: {len(inputs)} input file(s), {len(pipeline.operators)} operator(s), executor={executor}")
+    for reason in sorted({s["reason"] for s in pipeline.skipped}):
+        log(f"skipped {', '.join(s['op'] for s in pipeline.skipped if s['reason'] == reason)}: {reason}")
     if executor == "ray":
         from pipelines.ray_plan import execute_on_ray
 
@@ -161,6 +163,7 @@ def run_pipeline(
         shards=shards,
         ledger=ledger,
         metrics={s.op: meta_totals(staging, s.cls.totals_meta_key) for s in pipeline.operators if getattr(s.cls, "totals_meta_key", None)},
+        llm_usage=llm_usage(staging),
         spec=pipeline.canonical(),
     )
     t2 = time.perf_counter()
@@ -179,20 +182,30 @@ def run_pipeline(
     return manifest
 
 
+def llm_usage(staging: Path) -> list[dict[str, Any]]:
+    """Totals of the llm_usage side table (written by LLM steps), for the manifest."""
+    files = sorted((staging / "llm_usage").glob("part-*.parquet"))
+    if not files:
+        return []
+    from operators.synthesis.usage import summarize
+
+    return summarize(pa.concat_tables([pq.read_table(f) for f in files]))
+
+
 def _execute_inprocess(pipeline: Pipeline, staging: Path, context: RunContext, schema: pa.Schema, corpus_schema: pa.Schema) -> tuple[list[dict[str, Any]], dict[str, int]]:
     ledger = LocalLedger()
     tables: list[pa.Table] = []
-    for i, step in enumerate(pipeline.sources):
-        for path in pipeline.inputs.get(i, []):
+    for step in pipeline.sources:
+        for path in pipeline.inputs.get(step.index, []):
             tables.extend(read_source(step, path, pipeline.execution.rows_per_block, context, ledger.record))
     batches = [t.cast(schema) if t.schema != schema else t for t in (conform_all(tables, schema))]
     for step in pipeline.operators:
         op = _operator(step, context)
         if isinstance(op, GlobalOperator) or hasattr(op, "apply"):
             whole = pa.concat_tables(batches) if batches else schema.empty_table()
-            batches = [run_step(op, whole, schema)]
+            batches = [run_step(op, whole, schema, step.only)]
         else:
-            batches = [run_step(op, b, schema) for b in batches]
+            batches = [run_step(op, b, schema, step.only) for b in batches]
     written: list[dict[str, Any]] = []
     out = pipeline.output
     for batch in batches:

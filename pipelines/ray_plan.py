@@ -9,6 +9,7 @@ list of files it wrote. A small actor keeps the per-file record counts the ledge
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from operators.base import RunContext
 from operators.columns import DIALOGUE_COLUMNS, conform
 from pipelines.execute import Log, _operator, read_source
 from pipelines.spec import Pipeline, Step
-from pipelines.steps import run_step, write_block
+from pipelines.steps import run_step, run_step_async, write_block
 
 
 @ray.remote(num_cpus=0)
@@ -44,18 +45,34 @@ class _Phase:
 
     def __init__(self, op: Any, method: str) -> None:
         self.op, self.name, self.method = op, op.name, method
+        self.asynchronous = inspect.iscoroutinefunction(getattr(type(op), method))
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         return getattr(self.op, self.method)(batch)
+
+    def run(self, batch: pa.Table) -> pa.Table:
+        return self.op.run(batch)
 
 
 class _StepActor:
     def __init__(self, step: Step, context: RunContext, schema: pa.Schema, method: str) -> None:
         self.op = _Phase(_operator(step, context), method)
-        self.schema = schema
+        self.schema, self.only = schema, step.only
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        return run_step(self.op, batch, self.schema)
+        return run_step(self.op, batch, self.schema, self.only)
+
+
+class _AsyncStepActor:
+    """For operators with `async def __call__` (LLM clients): Ray Data runs the coroutine in the actor's loop,
+    so many requests of one batch are in flight together."""
+
+    def __init__(self, step: Step, context: RunContext, schema: pa.Schema, method: str) -> None:
+        self.op = _operator(step, context)
+        self.schema, self.only = schema, step.only
+
+    async def __call__(self, batch: pa.Table) -> pa.Table:
+        return await run_step_async(self.op, batch, self.schema, self.only)
 
 
 def _task_fn(step: Step, context: RunContext, schema: pa.Schema, method: str) -> Any:
@@ -67,7 +84,7 @@ def _task_fn(step: Step, context: RunContext, schema: pa.Schema, method: str) ->
             return batch  # map_groups calls once per group: most groups have one row and nothing to do
         if "op" not in state:
             state["op"] = _Phase(_operator(step, context), method)
-        return run_step(state["op"], batch, schema)
+        return run_step(state["op"], batch, schema, step.only)
 
     apply.__name__ = f"{step.op}.{method}"
     return apply
@@ -85,7 +102,8 @@ def _map(ds: ray.data.Dataset, step: Step, context: RunContext, schema: pa.Schem
     if r.compute == "actors":
         cpus = int(ray.cluster_resources().get("CPU", 2))
         size = {"size": r.actors} if r.actors else {"min_size": 1, "max_size": max(1, cpus - 1)}
-        return ds.map_batches(_StepActor, fn_constructor_args=(step, context, schema, method), compute=ActorPoolStrategy(**size), **kwargs)
+        actor = _AsyncStepActor if method == "__call__" and inspect.iscoroutinefunction(step.cls.__call__) else _StepActor
+        return ds.map_batches(actor, fn_constructor_args=(step, context, schema, method), compute=ActorPoolStrategy(**size), **kwargs)
     return ds.map_batches(_task_fn(step, context, schema, method), **kwargs)
 
 
@@ -126,8 +144,8 @@ def execute_on_ray(
         ray.get(ledger.record.remote(key, count))
 
     datasets = []
-    for i, step in enumerate(pipeline.sources):
-        files = pipeline.inputs.get(i, [])
+    for step in pipeline.sources:
+        files = pipeline.inputs.get(step.index, [])
 
         def read(batch: pa.Table, step: Step = step) -> Iterator[pa.Table]:
             for path in batch.column("path").to_pylist():
@@ -141,7 +159,10 @@ def execute_on_ray(
 
     partitions = pipeline.execution.shuffle_partitions or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
     for step in pipeline.operators:
-        if hasattr(step.cls, "apply"):
+        custom = step.cls.ray_plan(ds, step.config, context) if hasattr(step.cls, "ray_plan") else None
+        if custom is not None:  # an operator with a plan of its own for this config (e.g. LLM steps on vLLM)
+            ds = custom
+        elif hasattr(step.cls, "apply"):
             ds = _operator(step, context).apply(ds, schema=schema, partitions=partitions)
         elif step.is_global:
             ds = _map(ds, step, context, schema, "keyed")

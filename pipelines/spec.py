@@ -26,12 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from operators.base import GlobalOperator, Operator, OperatorConfig, Resources, Source
 from operators.columns import DIALOGUE_COLUMNS
 from operators.registry import lookup
+from schemas import DIALOGUE_SCHEMA
+
+FILTERABLE_COLUMNS = tuple(f.name for f in DIALOGUE_SCHEMA if pa.types.is_string(f.type))
 
 
 class PipelineError(ValueError):
@@ -74,6 +78,7 @@ class Step:
     resources: Resources
     where: str
     index: int
+    only: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def is_global(self) -> bool:
@@ -90,12 +95,14 @@ class Pipeline:
     output: OutputSpec
     execution: ExecutionSpec
     inputs: dict[int, list[str]] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)
 
     def canonical(self) -> dict[str, Any]:
         """The spec with defaults filled in: what the manifest records and the hash covers."""
 
         def dump(step: Step) -> dict[str, Any]:
-            return {"op": step.op, **step.config.model_dump(mode="json"), "resources": step.resources.model_dump(mode="json", exclude_none=True)}
+            data = {"op": step.op, **step.config.model_dump(mode="json"), "resources": step.resources.model_dump(mode="json", exclude_none=True)}
+            return {**data, "only": step.only} if step.only else data
 
         return {
             "name": self.name,
@@ -104,6 +111,7 @@ class Pipeline:
             "operators": [dump(s) for s in self.operators],
             "output": self.output.model_dump(mode="json"),
             "execution": self.execution.model_dump(mode="json"),
+            "skipped": self.skipped,
         }
 
     def hash(self) -> str:
@@ -202,6 +210,13 @@ def _build_step(raw: Any, path: tuple, errors: _Errors, index: int, want_source:
     if not is_source and not (isinstance(cls, type) and issubclass(cls, Operator)):
         errors.add(path + ("op",), f"{name} is not an operator class")
         return None
+    only = dict(getattr(cls, "default_only", {}) or {})
+    if "only" in raw:
+        given = raw.pop("only")
+        if not isinstance(given, dict) or not all(isinstance(k, str) and k in FILTERABLE_COLUMNS for k in given):
+            errors.add(path + ("only",), f"`only` maps columns to a value or a list of values, e.g. {{source: synthesis}}; columns: {', '.join(FILTERABLE_COLUMNS)}")
+            return None
+        only = {k: [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in given.items()}
     declared = getattr(cls, "resources", Resources())
     resources = declared
     if "resources" in raw:
@@ -215,7 +230,7 @@ def _build_step(raw: Any, path: tuple, errors: _Errors, index: int, want_source:
     except ValidationError as error:
         errors.add_validation(path, error, f" ({name})")
         return None
-    return Step(op=name, cls=cls, config=config, resources=resources, where=_format_path(path), index=index)
+    return Step(op=name, cls=cls, config=config, resources=resources, where=_format_path(path), index=index, only=only)
 
 
 def load_pipeline(path: str | os.PathLike[str]) -> Pipeline:
@@ -272,6 +287,10 @@ def pipeline_from_dict(data: Any, file: str, base: Path, lines: dict[tuple, int]
 
     if errors.items:
         raise PipelineError("\n".join(errors.items))
+    skipped = _skip_unavailable(sources, operators)
+    inputs = {step.index: inputs.get(step.index, []) for step in sources}
+    if not sources:
+        raise PipelineError(f"{file}: nothing to run: every source was skipped ({'; '.join(sorted({s['reason'] for s in skipped}))})")
     return Pipeline(
         path=file,
         name=document.name,
@@ -281,4 +300,25 @@ def pipeline_from_dict(data: Any, file: str, base: Path, lines: dict[tuple, int]
         output=document.output,
         execution=document.execution,
         inputs=inputs,
+        skipped=skipped,
     )
+
+
+def _skip_unavailable(sources: list[Step], operators: list[Step]) -> list[dict[str, str]]:
+    """Drop steps that cannot run here (an LLM step with no endpoint), and sources that only feed them.
+
+    An operator says why it cannot run through `skip_reason(config)`; a source that only makes sense with
+    such steps declares `needs_llm`. Returns what was skipped and why, in place."""
+    skipped: list[dict[str, str]] = []
+    llm_steps = [s for s in operators if getattr(s.cls, "uses_llm", False)]
+    for step in list(operators):
+        reason = step.cls.skip_reason(step.config) if hasattr(step.cls, "skip_reason") else None
+        if reason:
+            operators.remove(step)
+            skipped.append({"step": step.where, "op": step.op, "reason": reason})
+    if llm_steps and not any(s in operators for s in llm_steps):
+        for step in list(sources):
+            if getattr(step.cls, "needs_llm", False):
+                sources.remove(step)
+                skipped.append({"step": step.where, "op": step.op, "reason": skipped[-1]["reason"] if skipped else "no LLM step runs"})
+    return skipped

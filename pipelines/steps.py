@@ -6,6 +6,7 @@ Both executors (Ray Data and in-process) call these functions, so they produce t
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 from typing import Any
@@ -33,30 +34,61 @@ class OperatorContractError(RuntimeError):
     """An operator broke the contract (changed the number of rows, or returned foreign columns)."""
 
 
-def run_step(op: Operator, batch: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Apply `op` to the live rows of `batch`; rejected rows pass through untouched.
+def split_live(batch: pa.Table, only: dict[str, list[str]] | None = None) -> tuple[pa.Table | None, pa.Table | None]:
+    """(rows the step works on, rows that pass it untouched); either may be None when there are none.
 
-    Rows the operator rejects get `_reject_operator` = its name. Rows in == rows out, or it raises.
-    """
+    A step works on live rows (no reject reason yet) that match its `only` filter, if any."""
     if batch.num_rows == 0:
-        return batch
+        return None, None
     live = pc.is_null(batch.column(REJECT_REASON))
+    for column, values in (only or {}).items():
+        live = pc.and_(live, pc.fill_null(pc.is_in(batch.column(column), value_set=pa.array(values, pa.string())), False))
     live_count = pc.sum(pc.cast(live, pa.int64())).as_py() or 0
     if live_count == 0:
-        return batch
-    dead = batch.filter(pc.invert(live)) if live_count < batch.num_rows else None
-    rows = batch.filter(live) if dead is not None else batch
-    out = op(rows)
+        return None, batch
+    if live_count == batch.num_rows:
+        return batch, None
+    return batch.filter(live), batch.filter(pc.invert(live))
+
+
+def merge_step(name: str, rows: pa.Table, out: pa.Table, dead: pa.Table | None, schema: pa.Schema) -> pa.Table:
+    """Check the operator's output, stamp its name on the rows it rejected, and put the batch back together."""
     if out.num_rows != rows.num_rows:
-        raise OperatorContractError(f"operator {op.name} returned {out.num_rows} rows for {rows.num_rows}: operators must not add or drop rows")
+        raise OperatorContractError(f"operator {name} returned {out.num_rows} rows for {rows.num_rows}: operators must not add or drop rows")
     try:
         out = conform(out, schema)
     except ValueError as error:
-        raise OperatorContractError(f"operator {op.name}: {error}") from None
+        raise OperatorContractError(f"operator {name}: {error}") from None
     rejected_now = pc.and_(pc.is_valid(out.column(REJECT_REASON)), pc.is_null(out.column(REJECT_OPERATOR)))
-    operator = pc.if_else(rejected_now, pa.scalar(op.name), out.column(REJECT_OPERATOR))
+    operator = pc.if_else(rejected_now, pa.scalar(name), out.column(REJECT_OPERATOR))
     out = out.set_column(out.schema.get_field_index(REJECT_OPERATOR), REJECT_OPERATOR, operator)
     return pa.concat_tables([out, dead]) if dead is not None else out
+
+
+def run_step(op: Operator, batch: pa.Table, schema: pa.Schema, only: dict[str, list[str]] | None = None) -> pa.Table:
+    """Apply `op` to the live rows of `batch`; rejected rows pass through untouched.
+
+    Rows the operator rejects get `_reject_operator` = its name. Rows in == rows out, or it raises.
+    An async operator (`async def __call__`) runs here through its synchronous `run(batch)`.
+    """
+    rows, dead = split_live(batch, only)
+    if rows is None:
+        return batch
+    out = op.run(rows) if is_async(op) else op(rows)  # type: ignore[attr-defined]
+    return merge_step(op.name, rows, out, dead, schema)
+
+
+async def run_step_async(op: Operator, batch: pa.Table, schema: pa.Schema, only: dict[str, list[str]] | None = None) -> pa.Table:
+    """`run_step` for an async operator inside an async Ray actor (Ray Data awaits it)."""
+    rows, dead = split_live(batch, only)
+    if rows is None:
+        return batch
+    return merge_step(op.name, rows, await op(rows), dead, schema)  # type: ignore[misc]
+
+
+def is_async(op: object) -> bool:
+    """Whether the operator's `__call__` is a coroutine function (LLM steps are)."""
+    return getattr(op, "asynchronous", None) or inspect.iscoroutinefunction(type(op).__call__)
 
 
 def record_json(row: dict[str, Any], dialogue_columns: list[str]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -53,6 +55,9 @@ class RunManifest(BaseModel):
     ledger: Ledger = Field(description="The ledger.")
     metrics: dict[str, dict[str, float]] = Field(
         default_factory=dict, description="Run-level totals per operator, summed over published rows (e.g. privacy.pii: redactions per type)."
+    )
+    llm_usage: list[dict[str, Any]] = Field(
+        default_factory=list, description="LLM requests, cache hits, tokens and cost per operator, backend and model (from the llm_usage side table)."
     )
     spec: dict = Field(description="The validated pipeline spec, with defaults filled in.")
 

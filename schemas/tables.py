@@ -11,9 +11,11 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.arrow import SCHEMA_VERSION, arrow_schema, from_arrow_row
 from schemas.human_logs import HpiSession, HrpSession
+from schemas.llm_usage import LLMUsage
 from schemas.native import NativeDialogue
 from schemas.records import CharacterProfile, Dialogue, PreferencePair, Reject
 from schemas.run import CompositionRow, RunManifest
+from schemas.seeds import SeedsFile
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ TABLES: dict[str, Table] = {
         Table("character_profile", CharacterProfile, "profiles/*.parquet: one character profile per row."),
         Table("preference_pair", PreferencePair, "pairs/*.parquet: one preference pair per row."),
         Table("reject", Reject, "rejects/*.parquet: one rejected record per row."),
+        Table("llm_usage", LLMUsage, "llm_usage/*.parquet: requests, cache hits, tokens and cost of each LLM batch."),
+        Table("seeds", SeedsFile, "Synthesis seeds (YAML): characters to write profiles and dialogues for.", parquet=False),
         Table("composition", CompositionRow, "stats/composition.parquet: counts by category x scenario x source x language x split."),
         Table("run_manifest", RunManifest, "manifest.json: the run's manifest and ledger.", parquet=False),
         Table("native_dialogue", NativeDialogue, "The native input format: one JSON object per line of a .jsonl file.", parquet=False),

@@ -9,6 +9,9 @@ import pytest
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
+# Tests never reach a real LLM endpoint a developer may have configured; LLM tests start a loopback server.
+for _name in ("CHARDIAL_LLM_BASE_URL", "OPENAI_BASE_URL", "CHARDIAL_LLM_API_KEY", "OPENAI_API_KEY"):
+    os.environ.pop(_name, None)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("CHARACTERDIAL_SHARED_DATA", REPO.parent / "shared" / "data"))

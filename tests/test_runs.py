@@ -146,3 +146,40 @@ def test_publish_refuses_to_clobber(ray_cluster, quickstart_run, tmp_path):
         run_pipeline(load_pipeline(QUICKSTART), foreign, overwrite=True, log=quiet)
     assert (foreign / "notes.txt").read_text() == "mine"
     assert not list(tmp_path.glob(".*staging*"))
+
+
+@pytest.mark.parametrize("executor", ["ray", "inprocess"])
+def test_quickstart_with_an_llm_endpoint_adds_synthesized_dialogues(ray_cluster, tmp_path, executor):
+    """The same quickstart against a loopback OpenAI-compatible server: the synthesis chain runs through the
+    real openai client (async actors on Ray), touches only the rows it planned, and the ledger balances."""
+    import yaml
+
+    from tests.llm_server import LLMServer
+    from tests.synthesis_author import author, llm_settings
+
+    spec = yaml.safe_load(QUICKSTART.read_text(encoding="utf-8"))
+    with LLMServer(author()) as server:
+        for step in spec["operators"]:
+            if "llm" in step:
+                step["llm"] = llm_settings(server, tmp_path)
+        spec["sources"][0]["paths"] = [str(REPO / "pipelines" / p) for p in spec["sources"][0]["paths"]]
+        spec["sources"][1]["paths"] = [str(REPO / "pipelines" / p) for p in spec["sources"][1]["paths"]]
+        (tmp_path / "q.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True))
+        pipeline = load_pipeline(tmp_path / "q.yaml")
+        assert not pipeline.skipped
+        manifest = run_pipeline(pipeline, tmp_path / "out", executor=executor, log=quiet)
+        requests = len(server.requests)
+    ledger = manifest.ledger
+    assert ledger.balanced
+    frame = corpus(tmp_path / "out")
+    synthesized = frame.filter(pl.col("source") == "synthesis")
+    imported = frame.filter(pl.col("source") == "import")
+    assert imported.height == 10  # the samples went through the LLM steps untouched
+    planned = next(o for o in ledger.operators if o.operator == "synthesize.plan").input
+    rejects = pl.read_parquet(str(tmp_path / "out" / "rejects" / "*.parquet"))
+    synthesis_rejects = rejects.filter(pl.col("operator").str.starts_with("synthesize.") | pl.col("record").str.contains('"source": "synthesis"'))
+    assert planned > 0 and synthesized.height + synthesis_rejects.height == planned, synthesis_rejects.select("operator", "reason", "detail").to_dicts()
+    assert synthesized.height > 0 and all(len(t) == 6 for t in synthesized["turns"].to_list())
+    assert requests >= synthesized.height
+    usage = {u["operator"]: u for u in manifest.llm_usage}
+    assert usage["synthesize.dialogues"]["requests"] >= synthesized.height

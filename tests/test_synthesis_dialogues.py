@@ -9,6 +9,7 @@ import pytest
 from operators.columns import REJECT_DETAIL, REJECT_REASON
 from operators.synthesis.dialogues import DialoguesConfig, SynthesizeDialogues, relationship_role
 from operators.synthesis.profiles import ProfilesConfig, SynthesizeProfiles
+from schemas.arrow import from_arrow_map
 from schemas.tables import validate_table
 from tests.llm_server import LLMServer, Reply
 from tests.synthesis_author import author, llm_settings, plan_table
@@ -79,7 +80,7 @@ def test_a_good_second_answer_is_kept(tmp_path):
         server.responder = author({"DialogueDraft": lambda body: next(answers)})
         out = SynthesizeDialogues(DialoguesConfig(llm=llm_settings(server, tmp_path), turns=4)).run(rows_in)
     row = out.to_pylist()[0]
-    assert row[REJECT_REASON] is None and dict(row["meta"])["synthesis.dialogue_attempts"] == "2"
+    assert row[REJECT_REASON] is None and from_arrow_map(row["meta"])["synthesis.dialogue_attempts"] == "2"
 
 
 def test_rows_without_a_profile_are_rejected(tmp_path):

@@ -6,6 +6,7 @@ from collections import Counter
 
 from operators.columns import INPUT_LINE, REJECT_DETAIL, REJECT_REASON
 from operators.synthesis.plan import PLAN_REF, SEED_VARIANT
+from schemas.arrow import from_arrow_map
 from tests.synthesis_author import plan_table
 
 
@@ -15,15 +16,15 @@ def test_seeds_expand_to_characters_times_dialogues(tmp_path):
     # 2 invented characters x 3 + 1 named character x 3
     assert len(rows) == 9
     assert all(r[REJECT_REASON] is None and r["source"] == "synthesis" and r["turns"] == [] for r in rows)
-    variants = Counter((dict(r["meta"])["seed.ref"], dict(r["meta"])[SEED_VARIANT]) for r in rows)
+    variants = Counter((from_arrow_map(r["meta"])["seed.ref"], from_arrow_map(r["meta"])[SEED_VARIANT]) for r in rows)
     assert sorted(variants.values()) == [3, 3, 3]
     named = [r for r in rows if r["character"] is not None]
     assert len(named) == 3 and {r["character"]["name"] for r in named} == {"李白"} and {r["language"] for r in named} == {"zh"}
-    assert len({dict(r["meta"])[PLAN_REF] for r in rows}) == 9 and len({r["dialogue_id"] for r in rows}) == 9
+    assert len({from_arrow_map(r["meta"])[PLAN_REF] for r in rows}) == 9 and len({r["dialogue_id"] for r in rows}) == 9
     # each character's 3 dialogues cover the 3 default scenarios
     by_character = {}
     for r in rows:
-        by_character.setdefault((dict(r["meta"])["seed.ref"], dict(r["meta"])[SEED_VARIANT]), set()).add(r["scenario"])
+        by_character.setdefault((from_arrow_map(r["meta"])["seed.ref"], from_arrow_map(r["meta"])[SEED_VARIANT]), set()).add(r["scenario"])
     assert all(s == {"chit_chat", "interview", "companionship"} for s in by_character.values())
 
 

@@ -12,6 +12,7 @@ from operators.columns import REJECT_REASON
 from operators.synthesis.dialogues import DialoguesConfig, SynthesizeDialogues
 from operators.synthesis.profiles import ProfilesConfig, SynthesizeProfiles
 from operators.synthesis.refine import RefineConfig, SynthesizeRefine
+from schemas.arrow import from_arrow_map
 from schemas.tables import validate_table
 from tests.llm_server import LLMServer, Reply
 from tests.synthesis_author import author, llm_settings, plan_table
@@ -36,7 +37,7 @@ def test_refined_turn_replaces_the_original_and_makes_a_pair(tmp_path):
     for old, new in zip(before.to_pylist(), out.to_pylist(), strict=True):
         assert new[REJECT_REASON] is None and len(new["turns"]) == 4
         assert new["turns"][:3] == old["turns"][:3] and new["turns"][3]["text"] != old["turns"][3]["text"]
-        assert new["dialogue_id"] != old["dialogue_id"] and dict(new["meta"])["refine"] == "rewrote turn 4"
+        assert new["dialogue_id"] != old["dialogue_id"] and from_arrow_map(new["meta"])["refine"] == "rewrote turn 4"
     by_dialogue = {p["dialogue_id"]: p for p in pairs.to_pylist()}
     for old, new in zip(before.to_pylist(), out.to_pylist(), strict=True):
         pair = by_dialogue[new["dialogue_id"]]
@@ -56,7 +57,7 @@ def test_unchanged_rewrite_keeps_the_dialogue_without_a_pair(tmp_path):
         out = step.run(before)
     assert step.pairs == []
     assert [r["turns"] for r in out.to_pylist()] == [r["turns"] for r in before.to_pylist()]
-    assert {dict(r["meta"])["refine"] for r in out.to_pylist()} == {"kept turn 2"}
+    assert {from_arrow_map(r["meta"])["refine"] for r in out.to_pylist()} == {"kept turn 2"}
 
 
 def test_failed_refinement_keeps_or_rejects_as_configured(tmp_path):
@@ -72,7 +73,7 @@ def test_failed_refinement_keeps_or_rejects_as_configured(tmp_path):
         server.responder = author(broken)
         kept = SynthesizeRefine(RefineConfig(llm=llm_settings(server, tmp_path, max_validation_retries=0))).run(before)
         rejected = SynthesizeRefine(RefineConfig(llm=llm_settings(server, tmp_path, max_validation_retries=0), on_failure="reject")).run(before)
-    assert all(r[REJECT_REASON] is None and dict(r["meta"])["refine"].startswith("failed: ") for r in kept.to_pylist())
+    assert all(r[REJECT_REASON] is None and from_arrow_map(r["meta"])["refine"].startswith("failed: ") for r in kept.to_pylist())
     assert [r["turns"] for r in kept.to_pylist()] == [r["turns"] for r in before.to_pylist()]
     # the zh rewrite fails the language check, the en one the character-break check
     assert sorted(set(rejected.column(REJECT_REASON).to_pylist())) == ["character_break", "wrong_language"]

@@ -21,13 +21,14 @@ import pyarrow as pa
 import yaml
 from pydantic import BaseModel, Field
 
-from operators.base import Operator, OperatorConfig, Resources
+from operators.base import Operator, OperatorConfig, Resources, RunContext
 from operators.columns import RAW, REJECT_DETAIL, REJECT_OPERATOR, REJECT_REASON
 from operators.synthesis.checks import Problem
 from operators.synthesis.client import LLMClient, LLMConfig
 from operators.synthesis.prompts import BUILTIN, PromptLibrary, TemplateNotFound
 from operators.synthesis.structured import Outcome, generate_structured
 from operators.synthesis.usage import usage_table
+from schemas.arrow import from_arrow_map, to_arrow_map
 
 RAW_LIMIT = 100_000
 
@@ -60,15 +61,14 @@ class TooManyRejects(RuntimeError):
 
 
 def meta_of(row: dict[str, Any]) -> dict[str, str]:
-    """The row's meta map as a dict (Arrow gives a list of pairs)."""
-    meta = row.get("meta") or []
-    return dict(meta) if isinstance(meta, list) else dict(meta)
+    """The row's meta as a dict (Arrow stores it as a list of {key, value})."""
+    return from_arrow_map(row.get("meta")) or {}
 
 
 def set_meta(row: dict[str, Any], **values: str) -> None:
     meta = meta_of(row)
     meta.update(values)
-    row["meta"] = list(meta.items())
+    row["meta"] = to_arrow_map(meta)
 
 
 def append_ref(row: dict[str, Any], part: str) -> None:
@@ -169,6 +169,25 @@ class LLMStep(Operator):
 
     def emit(self, side_rows: list[dict[str, Any]]) -> None:
         """Write the side-table rows `finish` returned: pairs (synthesize.refine), profiles (synthesize.profiles)."""
+
+    uses_llm: ClassVar[bool] = True
+    # In a pipeline that mixes sources, LLM steps touch only the rows synthesis planned (YAML `only:` overrides).
+    default_only: ClassVar[dict[str, list[str]]] = {"source": ["synthesis"]}
+
+    @classmethod
+    def skip_reason(cls, config: OperatorConfig) -> str | None:
+        """Why the step cannot run here (no endpoint configured), or None."""
+        return config.llm.missing_endpoint()  # type: ignore[attr-defined]
+
+    @classmethod
+    def ray_plan(cls, ds: Any, config: OperatorConfig, context: RunContext) -> Any:
+        """The pipeline's hook for a Dataset-level plan: vLLM batch inference when `llm.backend` is vllm,
+        else None (the per-batch async actor path)."""
+        if config.llm.backend != "vllm":  # type: ignore[attr-defined]
+            return None
+        from operators.synthesis.vllm_backend import apply_vllm
+
+        return apply_vllm(ds, cls, config, context)
 
     async def __call__(self, batch: pa.Table) -> pa.Table:
         if self.client is None:

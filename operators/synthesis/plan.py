@@ -20,6 +20,7 @@ from operators.columns import INPUT_FILE, INPUT_LINE, RAW, REJECT_DETAIL, REJECT
 from operators.identity import character_id, dialogue_id
 from operators.registry import register
 from operators.synthesis.client import derive_seed
+from schemas.arrow import to_arrow_map
 from schemas.records import SCENARIOS, Scenario
 from schemas.seeds import CharacterSeed
 from schemas.tables import format_validation_error
@@ -61,6 +62,7 @@ def _reject(operator: str, path: str, line: int, reason: str, detail: str, raw: 
 @register
 class SynthesisPlan(Source):
     name: ClassVar[str] = "synthesize.plan"
+    needs_llm: ClassVar[bool] = True  # skipped, with the LLM steps, when no endpoint is configured
     Config = PlanConfig
     suffixes = (".yaml", ".yml")
     summary = "Character seeds YAML -> planned dialogue rows (characters x dialogues x scenarios) for the synthesis steps."
@@ -85,7 +87,7 @@ class SynthesisPlan(Source):
                         "name": seed.name,
                         "category": seed.category,
                         "work": seed.work,
-                        "attributes": {**profile.attributes.model_dump(), "extra": list(profile.attributes.extra.items())} if profile else None,
+                        "attributes": {**profile.attributes.model_dump(), "extra": to_arrow_map(profile.attributes.extra)} if profile else None,
                         "styles": profile.styles.model_dump() if profile else None,
                         "profile_text": profile.profile_text if profile else None,
                     }
@@ -100,7 +102,7 @@ class SynthesisPlan(Source):
                     "turns": [],
                     "source": "synthesis",
                     "source_ref": plan_ref,
-                    "meta": list(meta.items()),
+                    "meta": to_arrow_map(meta),
                     INPUT_FILE: path,
                     INPUT_LINE: line,
                 })

@@ -20,6 +20,7 @@ from operators.synthesis.client import derive_seed
 from operators.synthesis.llm_step import LLMStep, LLMStepConfig, Request, append_ref, meta_of
 from operators.synthesis.plan import SEED_BRIEF, SEED_CATEGORY, SEED_LIKE, SEED_NAME, SEED_REF, SEED_VARIANT, SEED_WORK
 from operators.synthesis.structured import Outcome
+from schemas.arrow import to_arrow_map
 from schemas.tables import TABLES
 
 PROFILE_SCHEMA = TABLES["character_profile"].schema
@@ -99,7 +100,7 @@ class SynthesizeProfiles(LLMStep):
             "category": seed["category"],
             "work": work,
             "attributes": {"gender": draft.gender, "age": draft.age, "occupation": draft.occupation, "relationships": draft.relationships,
-                           "experiences": draft.experiences, "hobbies": draft.hobbies, "extra": list(draft.extra.items())},
+                           "experiences": draft.experiences, "hobbies": draft.hobbies, "extra": to_arrow_map(draft.extra)},
             "styles": {"speaking_style": draft.speaking_style, "catchphrases": draft.catchphrases, "example_lines": draft.example_lines},
             "profile_text": draft.profile_text,
         }
