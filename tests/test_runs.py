@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 
@@ -45,7 +46,7 @@ def test_quickstart_publishes_corpus_rejects_stats_and_balanced_manifest(quickst
     assert steps["read.jsonl"].by_reason == {"invalid_json": 1, "invalid_record": 1}
     assert steps["filters.length"].by_reason == {"too_few_turns": 1}
     assert steps["dedup.exact"].by_reason == {"duplicate": 1}
-    for earlier, later in zip(ledger.operators, ledger.operators[1:], strict=True):
+    for earlier, later in itertools.pairwise(ledger.operators):
         assert later.input == earlier.output
     on_disk = json.loads((output / "manifest.json").read_text())
     assert on_disk["schema_version"] == SCHEMA_VERSION and on_disk["ledger"]["balanced"] is True
