@@ -1,0 +1,204 @@
+"""Score novel extraction on annotated data: PDNC-layout folders and World-of-Plainness instances.
+
+    python benchmarks/extraction_eval.py DIR [DIR ...] [--wp FILE --names name_list.txt] [--markdown OUT]
+
+DIR is a PDNC novel folder (novel_text.txt, quotation_info.csv, character_info.csv) or a folder of them.
+Quote detection: precision/recall/F1 by span overlap (one-to-one). Speaker accuracy: over gold quotes
+whose speaker is a named character (not _group/_unknowable); a gold quote that no predicted quote
+overlaps counts as wrong. The cast comes from character_info.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import bisect
+import csv
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from operators.extraction.cast import Cast, CastMember, normalise_gender  # noqa: E402
+from operators.extraction.novel import extract_novel  # noqa: E402
+
+csv.field_size_limit(1 << 30)
+
+
+@dataclass
+class Score:
+    """Counts for one novel (or a sum of novels)."""
+
+    name: str
+    gold: int = 0
+    predicted: int = 0
+    matched: int = 0
+    speaker_total: Counter = field(default_factory=Counter)
+    speaker_correct: Counter = field(default_factory=Counter)
+    chars: int = 0
+    seconds: float = 0.0
+
+    def add(self, other: "Score") -> None:
+        self.gold += other.gold
+        self.predicted += other.predicted
+        self.matched += other.matched
+        self.speaker_total.update(other.speaker_total)
+        self.speaker_correct.update(other.speaker_correct)
+        self.chars += other.chars
+        self.seconds += other.seconds
+
+    def prf(self) -> tuple[float, float, float]:
+        p = self.matched / self.predicted if self.predicted else 0.0
+        r = self.matched / self.gold if self.gold else 0.0
+        return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+    def accuracy(self, kind: str = "all") -> float:
+        if kind == "all":
+            total, correct = sum(self.speaker_total.values()), sum(self.speaker_correct.values())
+        else:
+            total, correct = self.speaker_total[kind], self.speaker_correct[kind]
+        return correct / total if total else float("nan")
+
+
+def pdnc_cast(path: Path) -> Cast:
+    """The cast from a PDNC character_info.csv (main name, alias set, gender), _group/_unknowable left out."""
+    members = []
+    with open(path, encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            name = row["Main Name"]
+            if name.startswith("_"):
+                continue
+            aliases = sorted(ast.literal_eval(row["Aliases"]), key=len, reverse=True)
+            members.append(CastMember(name, list(dict.fromkeys([name, *aliases])), normalise_gender(row["Gender"])))
+    return Cast(members)
+
+
+def score_pdnc(folder: Path) -> Score:
+    """Extract one PDNC novel with its cast and score quotes and speakers."""
+    text = (folder / "novel_text.txt").read_text(encoding="utf-8")
+    cast = pdnc_cast(folder / "character_info.csv")
+    started = time.perf_counter()
+    result = extract_novel(text, cast, language="en")
+    seconds = time.perf_counter() - started
+    with open(folder / "quotation_info.csv", encoding="utf-8") as handle:
+        gold = [(ast.literal_eval(row["quoteByteSpans"]), row["speaker"], row["quoteType"]) for row in csv.DictReader(handle)]
+    predicted = result.utterances
+    starts = [u.start for u in predicted]
+    used: set[int] = set()
+    score = Score(folder.name, gold=len(gold), predicted=len(predicted), chars=len(text), seconds=seconds)
+    for spans, speaker, kind in gold:
+        index = bisect.bisect_right(starts, spans[-1][1]) - 1
+        match = None
+        while index >= 0 and predicted[index].end > spans[0][0] - 100000:
+            utterance = predicted[index]
+            if index not in used and any(s < e2 and s2 < e for s, e in utterance.spans for s2, e2 in spans):
+                match = index
+            if utterance.end <= spans[0][0] and utterance.start < spans[0][0] - 20000:
+                break
+            index -= 1
+        if match is not None:
+            used.add(match)
+            score.matched += 1
+        if speaker.startswith("_"):
+            continue
+        score.speaker_total[kind] += 1
+        if match is not None and predicted[match].speaker == speaker:
+            score.speaker_correct[kind] += 1
+    return score
+
+
+def pdnc_folders(paths: list[str]) -> list[Path]:
+    folders = []
+    for raw in paths:
+        path = Path(raw)
+        if (path / "quotation_info.csv").exists():
+            folders.append(path)
+        else:
+            folders.extend(sorted(p for p in path.iterdir() if (p / "quotation_info.csv").exists()))
+    return folders
+
+
+def load_wp(path: Path) -> list[tuple[list[str], str, str]]:
+    """World-of-Plainness instances: (21 lines, gold speaker, category)."""
+    instances, lines = [], []
+    speaker = category = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("Instance index:"):
+            lines, speaker, category = [], None, None
+        elif line.startswith("Speaker:"):
+            speaker = line.split(":", 1)[1].strip()
+        elif line.startswith("Speaker index:"):
+            continue
+        elif line.startswith("Category:"):
+            category = line.split(":", 1)[1].strip()
+            instances.append((lines, speaker, category))
+        elif line.strip():
+            lines.append(line.strip())
+    return instances
+
+
+def wp_cast(path: Path) -> Cast:
+    """name_list.txt: `gender name alias...` per line (1 male, 0 female)."""
+    members = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) >= 2:
+            members.append(CastMember(parts[1], list(dict.fromkeys(parts[1:])), "M" if parts[0] == "1" else "F"))
+    return Cast(members)
+
+
+def score_wp(path: Path, names: Path) -> tuple[Counter, Counter]:
+    """Speaker accuracy on the middle line of each 21-line instance, by category."""
+    cast = wp_cast(names)
+    total: Counter = Counter()
+    correct: Counter = Counter()
+    for lines, speaker, category in load_wp(path):
+        middle = len(lines) // 2
+        text = "\n".join(lines)
+        target_start = sum(len(line) + 1 for line in lines[:middle])
+        target_end = target_start + len(lines[middle])
+        result = extract_novel(text, cast, language="zh")
+        predicted = next((u.speaker for u in result.utterances if target_start <= u.start < target_end), None)
+        total[category] += 1
+        correct[category] += predicted == speaker
+    return total, correct
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dirs", nargs="*", help="PDNC novel folders, or folders of them")
+    parser.add_argument("--wp", action="append", default=[], help="World-of-Plainness instance file(s)")
+    parser.add_argument("--names", help="name_list.txt for --wp (default: next to the instance file)")
+    args = parser.parse_args()
+    kinds = ("Explicit", "Anaphoric", "Implicit")
+    overall = Score("overall")
+    if args.dirs:
+        print("| novel | gold quotes | P | R | F1 | speaker acc | explicit | anaphoric | implicit |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for folder in pdnc_folders(args.dirs):
+            score = score_pdnc(folder)
+            overall.add(score)
+            _row(score, kinds)
+        _row(overall, kinds)
+        print(f"\nthroughput: {overall.chars / 1e6 / overall.seconds:.2f} M characters/s on one core "
+              f"({overall.chars / 1e6:.1f} M characters in {overall.seconds:.1f} s)")
+    for wp in args.wp:
+        names = Path(args.names) if args.names else Path(wp).parent / "name_list.txt"
+        total, correct = score_wp(Path(wp), names)
+        parts = ", ".join(f"{k} {correct[k] / total[k]:.3f} (n={total[k]})" for k in sorted(total))
+        print(f"\nWP {os.path.basename(wp)}: speaker accuracy {sum(correct.values()) / sum(total.values()):.3f} "
+              f"(n={sum(total.values())}); {parts}")
+
+
+def _row(score: Score, kinds: tuple[str, ...]) -> None:
+    p, r, f = score.prf()
+    per_kind = " | ".join(f"{score.accuracy(k):.3f}" for k in kinds)
+    print(f"| {score.name} | {score.gold} | {p:.3f} | {r:.3f} | {f:.3f} | {score.accuracy():.3f} | {per_kind} |")
+
+
+if __name__ == "__main__":
+    main()

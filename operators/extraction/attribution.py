@@ -1,0 +1,359 @@
+"""Speaker attribution by rules: explicit, anaphoric, implicit (turn alternation), vocatives, aliases.
+
+Each utterance gets `speaker` (a cast main name or None), `method` (explicit | anaphoric | implicit |
+none) and `confidence`. The passes, in order:
+
+1. Reporting clause: the narration next to a quote ("…," said Emma / Emma replied: "…" / 晓霞问道：“…”)
+   holds a speech verb and a name (explicit) or a pronoun resolved to the most recent character of that
+   gender (anaphoric); "I said" goes to the narrator, found from the vocatives around such quotes.
+2. Action beat: a paragraph whose narration starts with a character ("Emma laughed. '…'") gives that
+   character (explicit, lower confidence); a pronoun subject is resolved as in 1.
+3. Turn alternation inside a conversation (quotes in nearby paragraphs): A-B-A-B, forward and backward;
+   a name used as a vocative in a quote is the addressee, so it is not the speaker but it is the likely
+   next speaker.
+4. What is left: the most salient character in the conversation that is not the previous speaker.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Optional
+
+from operators.extraction.cast import Cast, Mentions
+from operators.extraction.quotes import Utterance
+from operators.extraction.text import Paragraph
+
+EN_SPEECH_VERBS = (
+    "said say says saying asked asks replied replies cried cries answered answers exclaimed whispered added continued returned "
+    "observed remarked began begun called shouted murmured repeated rejoined retorted interrupted muttered responded demanded "
+    "inquired enquired suggested declared explained insisted agreed protested pleaded urged resumed persisted pursued admitted "
+    "screamed yelled growled groaned sobbed stammered faltered told panted gasped laughed sighed concluded ventured echoed drawled "
+    "snapped thought went put broke called argued objected assented announced corrected hissed roared shrieked moaned whimpered "
+    "mumbled breathed chuckled giggled sneered snorted grumbled complained commented noted mused wondered warned ordered commanded "
+    "begged implored entreated proceeded interposed struck exclaims smiled nodded"
+).split()
+ZH_SPEECH_VERBS = (
+    "说 道 问 答 喊 叫 嚷 骂 吼 叹 讲 告诉 插嘴 解释 补充 回答 回应 追问 反问 质问 嘟囔 嘀咕 念叨 喃喃 吩咐 命令 央求 哀求 劝 "
+    "笑道 笑着 大叫 大喊 叫道 喊道 叫起来 开口 接口 接着 应道 应了 唤 招呼 重复 抱怨 感叹 安慰 说道 问道 答道 发话 打断"
+).split()
+EN_PRONOUNS = {"he": "M", "she": "F", "him": "M", "her": "F", "i": "I"}
+ZH_PRONOUNS = {"他": "M", "她": "F", "我": "I"}
+_EN_VERB = re.compile(r"\b(?:" + "|".join(EN_SPEECH_VERBS) + r")\b", re.IGNORECASE)
+_ZH_VERB = re.compile("|".join(sorted(ZH_SPEECH_VERBS, key=len, reverse=True)))
+_EN_PRONOUN = re.compile(r"\b(?:he|she|I)\b")
+_ZH_PRONOUN = re.compile(r"[他她我](?![们們])")
+_EN_OBJECT_BEFORE = re.compile(r"\b(?:to|at|with|of|for|towards|toward|from|upon|on|by|than|about|and|as)\s+$", re.IGNORECASE)
+_ZH_OBJECT_BEFORE = re.compile(r"(?:对|向|给|跟|和|同|与|朝|冲|把|被|叫|让|问|望着|看着|盯着)$")
+_SENTENCE_END = re.compile(r"[.!?;。！？；…]\s*|\n\s*\n")
+
+
+@dataclass
+class Candidate:
+    """A person reference in narration: a cast name, or a pronoun with its gender (M, F or I)."""
+
+    start: int
+    end: int
+    name: Optional[str]
+    pronoun: Optional[str]
+
+
+class Attributor:
+    """Attributes speakers to the utterances of one document."""
+
+    def __init__(self, text: str, paras: list[Paragraph], cast: Cast, language: str) -> None:
+        self.text = text
+        self.paras = paras
+        self.cast = cast
+        self.zh = language == "zh"
+        self.gender = {m.name: m.gender for m in cast.members}
+        mentions = Mentions(cast)
+        all_mentions = mentions.find(text)
+        self.prominence = Counter(name for _, _, name in all_mentions)
+        self.mentions = Mentions(cast, self.prominence)
+        if self.zh:
+            # A one-character alias (霞, 亭) matches inside ordinary words far more often than it names someone.
+            self.mentions = Mentions(Cast([m.__class__(m.name, [a for a in m.aliases if len(a) > 1] or [m.name], m.gender) for m in cast.members]), self.prominence)
+        self.verb = _ZH_VERB if self.zh else _EN_VERB
+        self.pronoun = _ZH_PRONOUN if self.zh else _EN_PRONOUN
+        self.pronoun_gender = ZH_PRONOUNS if self.zh else EN_PRONOUNS
+        self.object_before = _ZH_OBJECT_BEFORE if self.zh else _EN_OBJECT_BEFORE
+        self.narration_mentions: list[tuple[int, str]] = []
+        self.narrator: Optional[str] = None
+
+    # --- narration helpers -------------------------------------------------------------------------------------
+
+    def _narration_pieces(self, utterances: list[Utterance], para: Paragraph) -> list[tuple[int, int]]:
+        """Ranges of a paragraph outside its quotes (the marks excluded)."""
+        pieces, position = [], para.start
+        for utterance in utterances:
+            for start, end in utterance.spans:
+                if start - 1 > position:
+                    pieces.append((position, start - 1))
+                position = max(position, end + 1)
+        if position < para.end:
+            pieces.append((position, para.end))
+        return pieces
+
+    def _candidates(self, start: int, end: int) -> list[Candidate]:
+        """Names and pronouns in text[start:end], without those in object position or possessive."""
+        found: list[Candidate] = []
+        taken: list[tuple[int, int]] = []
+        for s, e, name in self.mentions.find(self.text, start, end):
+            if not self.zh and self.text[e:e + 2] in ("'s", "’s"):
+                continue
+            found.append(Candidate(s, e, name, None))
+            taken.append((s, e))
+        for match in self.pronoun.finditer(self.text, start, end):
+            if any(s <= match.start() < e for s, e in taken):
+                continue
+            found.append(Candidate(match.start(), match.end(), None, self.pronoun_gender[match.group().lower() if not self.zh else match.group()]))
+        found.sort(key=lambda c: c.start)
+        return [c for c in found if not self.object_before.search(self.text[max(start, c.start - 12):c.start])]
+
+    def _clause_after(self, position: int, limit: int) -> tuple[int, int]:
+        """From a closing quote mark to the end of its clause (sentence end or the next quote)."""
+        match = _SENTENCE_END.search(self.text, position, limit)
+        return position, (match.start() if match else limit)
+
+    def _clause_before(self, position: int, floor: int) -> tuple[int, int]:
+        """From the last sentence end before an opening quote mark to the mark."""
+        start = floor
+        for match in _SENTENCE_END.finditer(self.text, floor, position):
+            if match.end() < position:
+                start = match.end()
+        return start, position
+
+    def _reporting(self, start: int, end: int, after: bool) -> Optional[Candidate]:
+        """The speaker reference of a reporting clause in text[start:end]: a speech verb and the person closest to it."""
+        verbs = list(self.verb.finditer(self.text, start, end))
+        if not verbs:
+            return None
+        candidates = self._candidates(start, end)
+        if not candidates:
+            return None
+        if self.zh or not after:
+            # Subject first: 晓霞不笑了，嘴里喃喃地说 / Then Emma, turning round, said
+            before_verb = [c for c in candidates if c.start < verbs[-1].start()]
+            return (before_verb or candidates)[0]
+        verb = verbs[0]
+        return min(candidates, key=lambda c: c.start - verb.end() if c.start >= verb.end() else verb.start() - c.end + 1)
+
+    # --- passes ----------------------------------------------------------------------------------------------
+
+    def attribute(self, utterances: list[Utterance]) -> None:
+        """Fill speaker, method and confidence of every utterance in place."""
+        by_para: dict[int, list[Utterance]] = {}
+        for utterance in utterances:
+            by_para.setdefault(utterance.paragraph, []).append(utterance)
+        quoted_paras = set(by_para)
+        narration: dict[int, list[tuple[int, int]]] = {}
+        for para in self.paras:
+            narration[para.index] = self._narration_pieces(by_para.get(para.index, []), para)
+            for start, end in narration[para.index]:
+                for s, _, name in self.mentions.find(self.text, start, end):
+                    self.narration_mentions.append((s, name))
+        self.narration_mentions.sort()
+        self.mention_starts = [s for s, _ in self.narration_mentions]
+        for utterance in utterances:
+            utterance.addressees = self._vocatives(utterance)
+        first_person: list[int] = []
+        for number, utterance in enumerate(utterances):
+            if utterance.continues_previous and number > 0:
+                continue
+            reference, method, confidence = self._explicit(utterance, by_para, narration, quoted_paras)
+            if reference is not None:
+                self._assign(utterance, reference, method, confidence, utterances, number)
+                if reference.pronoun == "I":
+                    first_person.append(number)
+        self._find_narrator(utterances, first_person)
+        self._continuations(utterances)
+        self._alternate(utterances)
+        self._fallback(utterances)
+        self._continuations(utterances)
+
+    def _explicit(self, utterance: Utterance, by_para: dict[int, list[Utterance]], narration, quoted_paras) -> tuple[Optional[Candidate], str, float]:
+        para = self.paras[utterance.paragraph]
+        siblings = by_para[utterance.paragraph]
+        position = siblings.index(utterance)
+        floor = siblings[position - 1].end + 1 if position > 0 else para.start
+        ceiling = siblings[position + 1].start - 1 if position + 1 < len(siblings) else para.end
+        # Between the spans of an interrupted quote, then after it, then before it.
+        for (_, end), (next_start, _) in zip(utterance.spans, utterance.spans[1:]):
+            found = self._reporting(end + 1, next_start - 1, after=True)
+            if found:
+                return found, *self._grade(found, 0.95)
+        found = self._reporting(*self._clause_after(utterance.end + 1, ceiling), after=True)
+        if found:
+            return found, *self._grade(found, 0.93)
+        found = self._reporting(*self._clause_before(utterance.start - 1, floor), after=False)
+        if found:
+            return found, *self._grade(found, 0.9)
+        if floor == para.start and utterance.start - 1 - para.start <= 1 and para.index > 0:
+            previous = self.paras[para.index - 1]
+            if previous.index not in quoted_paras and self.text[previous.end - 1] in ":：":
+                found = self._reporting(*self._clause_before(previous.end, previous.start), after=False)
+                if found:
+                    return found, *self._grade(found, 0.85)
+        if ceiling == para.end and para.end - utterance.end <= 2 and para.index + 1 < len(self.paras):
+            following = self.paras[para.index + 1]
+            if following.index not in quoted_paras:
+                start, end = self._clause_after(following.start, min(following.end, following.start + 40))
+                found = self._reporting(start, end, after=True)
+                if found and found.start - following.start <= 8:
+                    return found, *self._grade(found, 0.8)
+        # An action beat: the paragraph's narration names (or pronoun-refers to) its subject.
+        pieces = [p for p in narration[para.index] if p[1] - p[0] > 3]
+        if pieces:
+            start, end = pieces[0]
+            candidates = self._candidates(start, min(end, start + 60))
+            if candidates and candidates[0].start - start <= (4 if self.zh else 12):
+                return candidates[0], *self._grade(candidates[0], 0.6)
+        return None, "none", 0.0
+
+    def _grade(self, reference: Candidate, confidence: float) -> tuple[str, float]:
+        return ("explicit", confidence) if reference.name else ("anaphoric", round(confidence * 0.8, 2))
+
+    def _assign(self, utterance: Utterance, reference: Candidate, method: str, confidence: float, utterances, number: int) -> None:
+        if reference.name:
+            speaker: Optional[str] = reference.name
+        elif reference.pronoun == "I":
+            speaker = None  # resolved once the narrator is known
+        else:
+            speaker = self._resolve_pronoun(reference, utterance, utterances, number)
+        if speaker and speaker in utterance.addressees:
+            return
+        if speaker or reference.pronoun == "I":
+            utterance.speaker, utterance.method, utterance.confidence = speaker, method, confidence
+            if reference.pronoun == "I":
+                utterance.method = "anaphoric"
+
+    def _resolve_pronoun(self, reference: Candidate, utterance: Utterance, utterances: list[Utterance], number: int) -> Optional[str]:
+        """The most recent character of the pronoun's gender in narration, or among recent speakers."""
+        import bisect
+
+        gender = reference.pronoun
+        para = self.paras[utterance.paragraph]
+        # The subject of the current paragraph's narration first.
+        index = bisect.bisect_left(self.mention_starts, para.start)
+        while index < len(self.narration_mentions) and self.narration_mentions[index][0] < reference.start:
+            name = self.narration_mentions[index][1]
+            if self.gender.get(name) == gender and name not in utterance.addressees:
+                return name
+            index += 1
+        recent: list[tuple[int, str]] = []
+        index = bisect.bisect_left(self.mention_starts, para.start) - 1
+        while index >= 0 and len(recent) < 12 and self.narration_mentions[index][0] > para.start - 4000:
+            recent.append(self.narration_mentions[index])
+            index -= 1
+        for back in range(number - 1, max(-1, number - 6), -1):
+            if utterances[back].speaker:
+                recent.append((utterances[back].start, utterances[back].speaker))
+        recent.sort(reverse=True)
+        previous = utterances[number - 1].speaker if number > 0 and utterances[number - 1].paragraph >= para.index - 1 else None
+        compatible = [name for _, name in recent if self.gender.get(name) == gender and name not in utterance.addressees]
+        if not compatible:
+            return None
+        if compatible[0] == previous:
+            others = [name for name in compatible if name != previous]
+            if others:
+                return others[0]
+        return compatible[0]
+
+    def _vocatives(self, utterance: Utterance) -> list[str]:
+        """Names used to address someone inside the quote: "Emma, …", "…, Mr. Knightley?", "my dear Jane"."""
+        found: list[str] = []
+        for start, end in utterance.spans:
+            for s, e, name in self.mentions.find(self.text, start, end):
+                before = self.text[max(start, s - 10):s]
+                after = self.text[e:e + 2]
+                if self.zh:
+                    vocative = (s == start or before[-1:] in "，。！？…") and (after[:1] in "，！？。…" or e == end)
+                else:
+                    vocative = (s == start or re.search(r"(?:[,!?]|\bdear|\bOh|\bO)\s*$", before) is not None) and (
+                        after[:1] in ",!?.;" or e == end or after.startswith("--")
+                    )
+                if vocative and name not in found:
+                    found.append(name)
+        return found
+
+    def _find_narrator(self, utterances: list[Utterance], first_person: list[int]) -> None:
+        """The narrator of a first-person novel: who is addressed by name in the quotes around the "I said" quotes."""
+        votes: Counter[str] = Counter()
+        for number in first_person:
+            for neighbour in (number - 1, number + 1):
+                if 0 <= neighbour < len(utterances) and abs(utterances[neighbour].paragraph - utterances[number].paragraph) <= 2:
+                    votes.update(utterances[neighbour].addressees)
+        if votes:
+            self.narrator = votes.most_common(1)[0][0]
+        for number in first_person:
+            utterance = utterances[number]
+            if utterance.speaker is None and self.narrator and self.narrator not in utterance.addressees:
+                utterance.speaker = self.narrator
+            elif utterance.speaker is None:
+                utterance.method, utterance.confidence = "none", 0.0
+
+    def _continuations(self, utterances: list[Utterance]) -> None:
+        for number in range(1, len(utterances)):
+            utterance = utterances[number]
+            if utterance.continues_previous and utterances[number - 1].speaker:
+                previous = utterances[number - 1]
+                utterance.speaker, utterance.method, utterance.confidence = previous.speaker, previous.method, previous.confidence
+
+    def _same_conversation(self, a: Utterance, b: Utterance) -> bool:
+        """Quotes in nearby paragraphs of the same chapter with no scene break between them."""
+        first, second = (a, b) if a.paragraph <= b.paragraph else (b, a)
+        if first.chapter != second.chapter or second.paragraph - first.paragraph > 3:
+            return False
+        return not any(self.paras[i].scene_break for i in range(first.paragraph, second.paragraph + 1))
+
+    def _alternate(self, utterances: list[Utterance]) -> None:
+        """Fill A-B-A-B turns from attributed neighbours, forward then backward, until nothing changes."""
+        changed = True
+        while changed:
+            changed = False
+            for number, utterance in enumerate(utterances):
+                if utterance.speaker:
+                    continue
+                guess = self._alternation_guess(utterances, number)
+                if guess:
+                    utterance.speaker, utterance.method, utterance.confidence = guess, "implicit", 0.6
+                    changed = True
+
+    def _alternation_guess(self, utterances: list[Utterance], number: int) -> Optional[str]:
+        utterance = utterances[number]
+        for step in (-1, 1):
+            near, far = number + step, number + 2 * step
+            if not 0 <= near < len(utterances) or not self._same_conversation(utterance, utterances[near]):
+                continue
+            neighbour = utterances[near]
+            if step == -1 and neighbour.addressees:
+                name = neighbour.addressees[0]
+                if name not in utterance.addressees and name != neighbour.speaker:
+                    return name
+            if neighbour.paragraph == utterance.paragraph and neighbour.speaker:
+                return neighbour.speaker
+            if 0 <= far < len(utterances) and self._same_conversation(utterances[near], utterances[far]):
+                other = utterances[far]
+                if other.speaker and other.speaker != neighbour.speaker and other.speaker not in utterance.addressees:
+                    return other.speaker
+        return None
+
+    def _fallback(self, utterances: list[Utterance]) -> None:
+        """The most recently mentioned character that is neither the previous speaker nor addressed in the quote."""
+        import bisect
+
+        for number, utterance in enumerate(utterances):
+            if utterance.speaker:
+                continue
+            previous = utterances[number - 1].speaker if number > 0 and self._same_conversation(utterance, utterances[number - 1]) else None
+            index = bisect.bisect_left(self.mention_starts, utterance.start) - 1
+            seen = 0
+            while index >= 0 and seen < 20:
+                name = self.narration_mentions[index][1]
+                if name != previous and name not in utterance.addressees:
+                    utterance.speaker, utterance.method, utterance.confidence = name, "implicit", 0.3
+                    break
+                index -= 1
+                seen += 1

@@ -1,0 +1,155 @@
+"""The cast: characters with main name, aliases and gender, loaded from CSV or YAML, and found in text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+import yaml
+
+
+class CastError(ValueError):
+    """A cast file that cannot be used; the message names the file and line."""
+
+
+@dataclass
+class CastMember:
+    """One character: main name, aliases (the main name included), gender M/F/X or None, and free profile text."""
+
+    name: str
+    aliases: list[str]
+    gender: Optional[str] = None
+    profile: Optional[str] = None
+
+
+@dataclass
+class Cast:
+    """Characters and an alias index; `warnings` lists duplicate aliases with file and line."""
+
+    members: list[CastMember] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def by_name(self) -> dict[str, CastMember]:
+        return {member.name: member for member in self.members}
+
+    def alias_index(self) -> dict[str, list[str]]:
+        """alias -> main names (several when the alias is ambiguous)."""
+        index: dict[str, list[str]] = {}
+        for member in self.members:
+            for alias in member.aliases:
+                names = index.setdefault(alias, [])
+                if member.name not in names:
+                    names.append(member.name)
+        return index
+
+
+def normalise_gender(value: Optional[str]) -> Optional[str]:
+    """M, F or X (group/unknown) from common spellings; None when empty."""
+    if value is None:
+        return None
+    value = str(value).strip().lower()
+    if not value:
+        return None
+    if value in {"m", "male", "man", "1", "男", "he"}:
+        return "M"
+    if value in {"f", "female", "woman", "0", "女", "she"}:
+        return "F"
+    return "X"
+
+
+def load_cast(path: str) -> Cast:
+    """Load a cast file: CSV with header `name,aliases,gender` (aliases `;`-separated) or a YAML list of the same keys."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise CastError(f"{path}:{line}: cast file is not UTF-8") from None
+    if path.lower().endswith((".yaml", ".yml")):
+        return _from_yaml(text, path)
+    return _from_csv(text, path)
+
+
+def _from_csv(text: str, path: str) -> Cast:
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None or "name" not in [f.strip().lower() for f in reader.fieldnames]:
+        raise CastError(f"{path}:1: cast CSV needs a header with at least `name` (expected `name,aliases,gender`)")
+    entries = []
+    for row in reader:
+        row = {(k or "").strip().lower(): (v or "") for k, v in row.items()}
+        entries.append((reader.line_num, row.get("name", ""), [a for a in row.get("aliases", "").split(";")], row.get("gender"), row.get("profile")))
+    return _build(entries, path)
+
+
+def _from_yaml(text: str, path: str) -> Cast:
+    try:
+        documents = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise CastError(f"{path}:{mark.line + 1 if mark else 0}: invalid YAML: {error}") from None
+    if not isinstance(data, list):
+        raise CastError(f"{path}:1: cast YAML must be a list of characters with keys name, aliases, gender")
+    entries = []
+    for number, item in enumerate(data):
+        line = documents.value[number].start_mark.line + 1 if documents is not None else number + 1
+        if not isinstance(item, dict):
+            raise CastError(f"{path}:{line}: expected a mapping with keys name, aliases, gender, got {type(item).__name__}")
+        aliases = item.get("aliases") or []
+        if isinstance(aliases, str):
+            aliases = aliases.split(";")
+        entries.append((line, str(item.get("name") or ""), [str(a) for a in aliases], item.get("gender"), item.get("profile")))
+    return _build(entries, path)
+
+
+def _build(entries: list[tuple[int, str, list[str], Optional[str], Optional[str]]], path: str) -> Cast:
+    cast = Cast()
+    seen: dict[str, tuple[str, int]] = {}
+    for line, name, aliases, gender, profile in entries:
+        name = name.strip()
+        if not name:
+            raise CastError(f"{path}:{line}: character without a name")
+        names = [name] + [a.strip() for a in aliases if a.strip() and a.strip() != name]
+        for alias in names:
+            if alias in seen and seen[alias][0] != name:
+                other, other_line = seen[alias]
+                cast.warnings.append(f"{path}:{line}: alias {alias!r} of {name!r} is also an alias of {other!r} (line {other_line}); it is ambiguous")
+            seen.setdefault(alias, (name, line))
+        cast.members.append(CastMember(name, list(dict.fromkeys(names)), normalise_gender(gender), profile or None))
+    return cast
+
+
+class Mentions:
+    """Finds cast names in text: longest alias first, word-bounded for alphabetic scripts."""
+
+    def __init__(self, cast: Cast, prominence: Optional[dict[str, int]] = None) -> None:
+        self.index = cast.alias_index()
+        self.prominence = prominence or {}
+        aliases = sorted(self.index, key=len, reverse=True)
+        pieces = []
+        for alias in aliases:
+            escaped = re.escape(alias)
+            if alias[:1].isascii() and alias[:1].isalnum():
+                escaped = r"(?<![\w])" + escaped
+            if alias[-1:].isascii() and alias[-1:].isalnum():
+                escaped = escaped + r"(?![\w])"
+            pieces.append(escaped)
+        self.pattern = re.compile("|".join(pieces)) if pieces else None
+
+    def resolve(self, alias: str) -> str:
+        """The main name for an alias; an ambiguous alias goes to the most prominent character."""
+        names = self.index[alias]
+        if len(names) == 1:
+            return names[0]
+        return max(names, key=lambda n: self.prominence.get(n, 0))
+
+    def find(self, text: str, start: int = 0, end: Optional[int] = None) -> list[tuple[int, int, str]]:
+        """(start, end, main name) for each mention in text[start:end]."""
+        if self.pattern is None:
+            return []
+        end = len(text) if end is None else end
+        return [(m.start(), m.end(), self.resolve(m.group())) for m in self.pattern.finditer(text, start, end)]
