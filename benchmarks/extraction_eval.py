@@ -86,6 +86,10 @@ def score_pdnc(folder: Path) -> Score:
     seconds = time.perf_counter() - started
     with open(folder / "quotation_info.csv", encoding="utf-8") as handle:
         gold = [(ast.literal_eval(row["quoteByteSpans"]), row["speaker"], row["quoteType"]) for row in csv.DictReader(handle)]
+    # The speaker column sometimes holds an alias (Lucy for Miss Honeychurch): map it to the main name.
+    main_names = {m.name for m in cast.members}
+    aliases = cast.alias_index()
+    gold = [(spans, speaker if speaker in main_names else aliases.get(speaker, [speaker])[0], kind) for spans, speaker, kind in gold]
     predicted = result.utterances
     starts = [u.start for u in predicted]
     used: set[int] = set()

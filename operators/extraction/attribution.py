@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
 
-from operators.extraction.cast import Cast, Mentions
+from operators.extraction.cast import Cast, Mentions, expand_aliases
 from operators.extraction.quotes import Utterance
 from operators.extraction.text import Paragraph
 
@@ -67,6 +67,8 @@ class Attributor:
         self.paras = paras
         self.cast = cast
         self.zh = language == "zh"
+        if not self.zh:
+            cast = expand_aliases(cast)
         self.gender = {m.name: m.gender for m in cast.members}
         mentions = Mentions(cast)
         all_mentions = mentions.find(text)
@@ -192,7 +194,7 @@ class Attributor:
             return found, *self._grade(found, 0.9)
         if floor == para.start and utterance.start - 1 - para.start <= 1 and para.index > 0:
             previous = self.paras[para.index - 1]
-            if previous.index not in quoted_paras and self.text[previous.end - 1] in ":：":
+            if previous.index not in quoted_paras and self.text[previous.end - 1] in ":：,，—-":
                 found = self._reporting(*self._clause_before(previous.end, previous.start), after=False)
                 if found:
                     return found, *self._grade(found, 0.85)

@@ -123,6 +123,34 @@ def _build(entries: list[tuple[int, str, list[str], Optional[str], Optional[str]
     return cast
 
 
+HONORIFICS = frozenset(
+    "mr mrs miss ms mx dr sir lady lord madam madame monsieur mme mlle captain capt colonel col major general professor prof "
+    "father mother aunt uncle old young the little saint st rev reverend count countess duke duchess baron baroness".split()
+)
+
+
+def expand_aliases(cast: Cast) -> Cast:
+    """Add the short forms people are called by: the surname and the given name of a multi-word alias
+    (Hercule Poirot -> Poirot, Hercule), when no other character could be meant by them."""
+    owners: dict[str, set[str]] = {}
+    for member in cast.members:
+        for alias in member.aliases:
+            words = alias.replace(".", " ").split()
+            if len(words) < 2 or not alias[:1].isalpha() or not alias.isascii():
+                continue
+            for index in {0, len(words) - 1}:
+                word = words[index]
+                if word.lower() in HONORIFICS or len(word) < 3 or not word[0].isupper():
+                    continue
+                owners.setdefault(word, set()).add(member.name)
+    existing = cast.alias_index()
+    members = []
+    for member in cast.members:
+        extra = [w for w, names in owners.items() if names == {member.name} and w not in existing]
+        members.append(CastMember(member.name, member.aliases + sorted(extra), member.gender, member.profile))
+    return Cast(members, list(cast.warnings))
+
+
 class Mentions:
     """Finds cast names in text: longest alias first, word-bounded for alphabetic scripts."""
 
@@ -132,7 +160,8 @@ class Mentions:
         aliases = sorted(self.index, key=len, reverse=True)
         pieces = []
         for alias in aliases:
-            escaped = re.escape(alias)
+            # A name may be wrapped over two lines: "Mrs.\nWeston".
+            escaped = r"\s+".join(re.escape(part) for part in alias.split())
             if alias[:1].isascii() and alias[:1].isalnum():
                 escaped = r"(?<![\w])" + escaped
             if alias[-1:].isascii() and alias[-1:].isalnum():
@@ -152,4 +181,4 @@ class Mentions:
         if self.pattern is None:
             return []
         end = len(text) if end is None else end
-        return [(m.start(), m.end(), self.resolve(m.group())) for m in self.pattern.finditer(text, start, end)]
+        return [(m.start(), m.end(), self.resolve(" ".join(m.group().split()))) for m in self.pattern.finditer(text, start, end)]
