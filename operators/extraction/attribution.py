@@ -16,6 +16,7 @@ none) and `confidence`. The passes, in order:
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -46,7 +47,8 @@ _EN_PRONOUN = re.compile(r"\b(?:he|she|I)\b")
 _ZH_PRONOUN = re.compile(r"[他她我](?![们們])")
 _EN_OBJECT_BEFORE = re.compile(r"\b(?:to|at|with|of|for|towards|toward|from|upon|on|by|than|about|and|as)\s+$", re.IGNORECASE)
 _ZH_OBJECT_BEFORE = re.compile(r"(?:对|向|给|跟|和|同|与|朝|冲|把|被|叫|让|问|望着|看着|盯着)$")
-_SENTENCE_END = re.compile(r"[.!?;。！？；…]\s*|\n\s*\n")
+# A full stop after a title (Mr. Knightley) does not end the sentence.
+_SENTENCE_END = re.compile(r"(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\bMme)(?<!\bMlle)(?<!\bRev)(?<!\bCapt)(?<!\bCol)[.!?;]\s*|[。！？；…]|\n\s*\n")
 
 
 @dataclass
@@ -194,8 +196,10 @@ class Attributor:
             return found, *self._grade(found, 0.9)
         if floor == para.start and utterance.start - 1 - para.start <= 1 and para.index > 0:
             previous = self.paras[para.index - 1]
-            if previous.index not in quoted_paras and self.text[previous.end - 1] in ":：,，—-":
-                found = self._reporting(*self._clause_before(previous.end, previous.start), after=False)
+            earlier = by_para.get(previous.index)
+            start = earlier[-1].end + 1 if earlier else previous.start
+            if previous.end - start > 3 and self.text[previous.end - 1] in ":：,，—-":
+                found = self._reporting(*self._clause_before(previous.end, start), after=False)
                 if found:
                     return found, *self._grade(found, 0.85)
         if ceiling == para.end and para.end - utterance.end <= 2 and para.index + 1 < len(self.paras):
@@ -232,36 +236,32 @@ class Attributor:
                 utterance.method = "anaphoric"
 
     def _resolve_pronoun(self, reference: Candidate, utterance: Utterance, utterances: list[Utterance], number: int) -> Optional[str]:
-        """The most recent character of the pronoun's gender in narration, or among recent speakers."""
-        import bisect
-
+        """A pronoun's character: the paragraph's own subject of that gender; else the
+        most recent character of that gender that did not just speak."""
         gender = reference.pronoun
         para = self.paras[utterance.paragraph]
-        # The subject of the current paragraph's narration first.
         index = bisect.bisect_left(self.mention_starts, para.start)
         while index < len(self.narration_mentions) and self.narration_mentions[index][0] < reference.start:
             name = self.narration_mentions[index][1]
             if self.gender.get(name) == gender and name not in utterance.addressees:
                 return name
             index += 1
+        previous = utterances[number - 1] if number > 0 and utterances[number - 1].paragraph >= para.index - 1 else None
         recent: list[tuple[int, str]] = []
         index = bisect.bisect_left(self.mention_starts, para.start) - 1
-        while index >= 0 and len(recent) < 12 and self.narration_mentions[index][0] > para.start - 4000:
+        while index >= 0 and (len(recent) < 12 and self.narration_mentions[index][0] > para.start - 4000 or not recent):
+            if self.narration_mentions[index][0] < para.start - 30000:
+                break
             recent.append(self.narration_mentions[index])
             index -= 1
         for back in range(number - 1, max(-1, number - 6), -1):
             if utterances[back].speaker:
                 recent.append((utterances[back].start, utterances[back].speaker))
         recent.sort(reverse=True)
-        previous = utterances[number - 1].speaker if number > 0 and utterances[number - 1].paragraph >= para.index - 1 else None
+        just_spoke = previous.speaker if previous is not None else None
         compatible = [name for _, name in recent if self.gender.get(name) == gender and name not in utterance.addressees]
-        if not compatible:
-            return None
-        if compatible[0] == previous:
-            others = [name for name in compatible if name != previous]
-            if others:
-                return others[0]
-        return compatible[0]
+        others = [name for name in compatible if name != just_spoke]
+        return (others or compatible or [None])[0]
 
     def _vocatives(self, utterance: Utterance) -> list[str]:
         """Names used to address someone inside the quote: "Emma, …", "…, Mr. Knightley?", "my dear Jane"."""
@@ -318,12 +318,12 @@ class Attributor:
             for number, utterance in enumerate(utterances):
                 if utterance.speaker:
                     continue
-                guess = self._alternation_guess(utterances, number)
+                guess, confidence = self._alternation_guess(utterances, number)
                 if guess:
-                    utterance.speaker, utterance.method, utterance.confidence = guess, "implicit", 0.6
+                    utterance.speaker, utterance.method, utterance.confidence = guess, "implicit", confidence
                     changed = True
 
-    def _alternation_guess(self, utterances: list[Utterance], number: int) -> Optional[str]:
+    def _alternation_guess(self, utterances: list[Utterance], number: int) -> tuple[Optional[str], float]:
         utterance = utterances[number]
         for step in (-1, 1):
             near, far = number + step, number + 2 * step
@@ -333,19 +333,17 @@ class Attributor:
             if step == -1 and neighbour.addressees:
                 name = neighbour.addressees[0]
                 if name not in utterance.addressees and name != neighbour.speaker:
-                    return name
+                    return name, 0.61
             if neighbour.paragraph == utterance.paragraph and neighbour.speaker:
-                return neighbour.speaker
+                return neighbour.speaker, 0.62
             if 0 <= far < len(utterances) and self._same_conversation(utterances[near], utterances[far]):
                 other = utterances[far]
                 if other.speaker and other.speaker != neighbour.speaker and other.speaker not in utterance.addressees:
-                    return other.speaker
-        return None
+                    return other.speaker, 0.6 if step == -1 else 0.59
+        return None, 0.0
 
     def _fallback(self, utterances: list[Utterance]) -> None:
         """The most recently mentioned character that is neither the previous speaker nor addressed in the quote."""
-        import bisect
-
         for number, utterance in enumerate(utterances):
             if utterance.speaker:
                 continue
