@@ -42,7 +42,7 @@ class Score:
     chars: int = 0
     seconds: float = 0.0
 
-    def add(self, other: "Score") -> None:
+    def add(self, other: Score) -> None:
         self.gold += other.gold
         self.predicted += other.predicted
         self.matched += other.matched

@@ -20,7 +20,7 @@ import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Optional
+from itertools import pairwise
 
 from operators.extraction.cast import Cast, Mentions, expand_aliases
 from operators.extraction.quotes import Utterance
@@ -57,8 +57,8 @@ class Candidate:
 
     start: int
     end: int
-    name: Optional[str]
-    pronoun: Optional[str]
+    name: str | None
+    pronoun: str | None
 
 
 class Attributor:
@@ -84,7 +84,7 @@ class Attributor:
         self.pronoun_gender = ZH_PRONOUNS if self.zh else EN_PRONOUNS
         self.object_before = _ZH_OBJECT_BEFORE if self.zh else _EN_OBJECT_BEFORE
         self.narration_mentions: list[tuple[int, str]] = []
-        self.narrator: Optional[str] = None
+        self.narrator: str | None = None
 
     # --- narration helpers -------------------------------------------------------------------------------------
 
@@ -129,7 +129,7 @@ class Attributor:
                 start = match.end()
         return start, position
 
-    def _reporting(self, start: int, end: int, after: bool) -> Optional[Candidate]:
+    def _reporting(self, start: int, end: int, after: bool) -> Candidate | None:
         """The speaker reference of a reporting clause in text[start:end]: a speech verb and the person closest to it."""
         verbs = list(self.verb.finditer(self.text, start, end))
         if not verbs:
@@ -177,14 +177,14 @@ class Attributor:
         self._fallback(utterances)
         self._continuations(utterances)
 
-    def _explicit(self, utterance: Utterance, by_para: dict[int, list[Utterance]], narration, quoted_paras) -> tuple[Optional[Candidate], str, float]:
+    def _explicit(self, utterance: Utterance, by_para: dict[int, list[Utterance]], narration, quoted_paras) -> tuple[Candidate | None, str, float]:
         para = self.paras[utterance.paragraph]
         siblings = by_para[utterance.paragraph]
         position = siblings.index(utterance)
         floor = siblings[position - 1].end + 1 if position > 0 else para.start
         ceiling = siblings[position + 1].start - 1 if position + 1 < len(siblings) else para.end
         # Between the spans of an interrupted quote, then after it, then before it.
-        for (_, end), (next_start, _) in zip(utterance.spans, utterance.spans[1:]):
+        for (_, end), (next_start, _) in pairwise(utterance.spans):
             found = self._reporting(end + 1, next_start - 1, after=True)
             if found:
                 return found, *self._grade(found, 0.95)
@@ -223,7 +223,7 @@ class Attributor:
 
     def _assign(self, utterance: Utterance, reference: Candidate, method: str, confidence: float, utterances, number: int) -> None:
         if reference.name:
-            speaker: Optional[str] = reference.name
+            speaker: str | None = reference.name
         elif reference.pronoun == "I":
             speaker = None  # resolved once the narrator is known
         else:
@@ -235,7 +235,7 @@ class Attributor:
             if reference.pronoun == "I":
                 utterance.method = "anaphoric"
 
-    def _resolve_pronoun(self, reference: Candidate, utterance: Utterance, utterances: list[Utterance], number: int) -> Optional[str]:
+    def _resolve_pronoun(self, reference: Candidate, utterance: Utterance, utterances: list[Utterance], number: int) -> str | None:
         """A pronoun's character: the paragraph's own subject of that gender; else the
         most recent character of that gender that did not just speak."""
         gender = reference.pronoun
@@ -323,7 +323,7 @@ class Attributor:
                     utterance.speaker, utterance.method, utterance.confidence = guess, "implicit", confidence
                     changed = True
 
-    def _alternation_guess(self, utterances: list[Utterance], number: int) -> tuple[Optional[str], float]:
+    def _alternation_guess(self, utterances: list[Utterance], number: int) -> tuple[str | None, float]:
         utterance = utterances[number]
         for step in (-1, 1):
             near, far = number + step, number + 2 * step

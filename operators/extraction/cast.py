@@ -6,7 +6,6 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from typing import Optional
 
 import yaml
 
@@ -21,8 +20,8 @@ class CastMember:
 
     name: str
     aliases: list[str]
-    gender: Optional[str] = None
-    profile: Optional[str] = None
+    gender: str | None = None
+    profile: str | None = None
 
 
 @dataclass
@@ -46,7 +45,7 @@ class Cast:
         return index
 
 
-def normalise_gender(value: Optional[str]) -> Optional[str]:
+def normalise_gender(value: str | None) -> str | None:
     """M, F or X (group/unknown) from common spellings; None when empty."""
     if value is None:
         return None
@@ -106,7 +105,7 @@ def _from_yaml(text: str, path: str) -> Cast:
     return _build(entries, path)
 
 
-def _build(entries: list[tuple[int, str, list[str], Optional[str], Optional[str]]], path: str) -> Cast:
+def _build(entries: list[tuple[int, str, list[str], str | None, str | None]], path: str) -> Cast:
     cast = Cast()
     seen: dict[str, tuple[str, int]] = {}
     for line, name, aliases, gender, profile in entries:
@@ -154,7 +153,7 @@ def expand_aliases(cast: Cast) -> Cast:
 class Mentions:
     """Finds cast names in text: longest alias first, word-bounded for alphabetic scripts."""
 
-    def __init__(self, cast: Cast, prominence: Optional[dict[str, int]] = None) -> None:
+    def __init__(self, cast: Cast, prominence: dict[str, int] | None = None) -> None:
         self.index = cast.alias_index()
         self.prominence = prominence or {}
         aliases = sorted(self.index, key=len, reverse=True)
@@ -175,7 +174,7 @@ class Mentions:
             return names[0]
         return max(names, key=lambda n: self.prominence.get(n, 0))
 
-    def find(self, text: str, start: int = 0, end: Optional[int] = None) -> list[tuple[int, int, str]]:
+    def find(self, text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int, str]]:
         """(start, end, main name) for each mention in text[start:end]."""
         if self.pattern is None:
             return []

@@ -18,6 +18,7 @@ from operators.extraction.quotes import Utterance
 
 MALE_TITLES = {"Mr", "Mr.", "Sir", "Lord", "Monsieur", "Father", "Uncle", "Captain", "Colonel", "Dr", "Dr.", "Count", "Prince", "King"}
 FEMALE_TITLES = {"Mrs", "Mrs.", "Miss", "Ms", "Ms.", "Lady", "Madame", "Mme", "Mme.", "Mademoiselle", "Aunt", "Mother", "Countess", "Princess", "Queen"}
+_TITLE_WORDS = {t.rstrip(".") for t in MALE_TITLES | FEMALE_TITLES}
 _TITLE = r"(?:Mr\.?|Mrs\.?|Ms\.?|Miss|Dr\.?|Sir|Lady|Lord|Madame|Mme\.?|Monsieur|Captain|Colonel|Aunt|Uncle|Count|Countess|Prince|Princess|King|Queen)"
 _EN_NAME = re.compile(rf"\b(?:{_TITLE}\s+)?[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?\b")
 _EN_STOP = set(
@@ -66,14 +67,13 @@ def _discover_en(text: str, utterances: list[Utterance], min_count: int) -> Cast
         words = name.split()
         if words[0] in _EN_STOP and len(words) == 1:
             continue
-        if words[0] in _EN_STOP and words[0].rstrip(".") not in {t.rstrip(".") for t in MALE_TITLES | FEMALE_TITLES}:
+        if words[0] in _EN_STOP and words[0].rstrip(".") not in _TITLE_WORDS:
             name = " ".join(words[1:])
             words = words[1:]
-        if not words or any(lower_words[w.lower()] > 2 for w in words if w.rstrip(".") not in {t.rstrip(".") for t in MALE_TITLES | FEMALE_TITLES}):
+        if not words or any(lower_words[w.lower()] > 2 for w in _plain_words(name)):
             continue
         counts[name] += 1
-    names = [n for n, c in counts.most_common() if c >= min_count]
-    return _merge(names, counts, narration)
+    return _merge([n for n, c in counts.most_common() if c >= min_count], counts, narration)
 
 
 def _discover_spacy(text: str, utterances: list[Utterance], min_count: int) -> Cast:
@@ -95,26 +95,40 @@ def _discover_spacy(text: str, utterances: list[Utterance], min_count: int) -> C
 
 
 def _merge(names: list[str], counts: Counter[str], narration: str) -> Cast:
-    """Shorter names merge into the one longer name whose words contain them; gender from titles and pronouns."""
+    """Shorter names merge into the one longer name whose words contain them; gender from titles and pronouns.
+    A rarer full name (Lucy Vance, said once) joins the frequent short name it contains (Lucy)."""
     members: list[CastMember] = []
-    owner: dict[str, CastMember] = {}
     for name in sorted(names, key=lambda n: (-len(n.split()), -counts[n])):
-        words = [w for w in name.split() if w.rstrip(".") not in {t.rstrip(".") for t in MALE_TITLES | FEMALE_TITLES}]
-        containers = [m for m in members if words and all(any(w in a.split() for a in m.aliases) for w in words)]
-        if len(containers) == 1 and not _conflicting_titles(name, containers[0]):
-            containers[0].aliases.append(name)
-            owner[name] = containers[0]
-            continue
-        member = CastMember(name, [name], _gender(name, narration))
-        members.append(member)
-        owner[name] = member
+        container = _container(name, members)
+        if container is not None:
+            container.aliases.append(name)
+        else:
+            members.append(CastMember(name, [name], None))
+    kept = set(names)
+    for name in sorted((n for n in counts if n not in kept and len(n.split()) > 1), key=lambda n: -counts[n]):
+        words = set(_plain_words(name))
+        owners = [m for m in members if any(set(_plain_words(a)) <= words for a in m.aliases)]
+        if len(owners) == 1 and not _conflicting_titles(name, owners[0]):
+            owners[0].aliases.append(name)
     for member in members:
         # The most frequent alias is what the book calls the character.
         member.name = max(member.aliases, key=lambda a: counts[a])
         member.aliases = [member.name] + [a for a in member.aliases if a != member.name]
-        if member.gender is None:
-            member.gender = next((g for g in (_gender(a, narration) for a in member.aliases) if g), None)
+        member.gender = next((g for g in (_gender(a, narration) for a in member.aliases) if g), None)
     return Cast(members)
+
+
+def _plain_words(name: str) -> list[str]:
+    return [w for w in name.split() if w.rstrip(".") not in _TITLE_WORDS]
+
+
+def _container(name: str, members: list[CastMember]) -> CastMember | None:
+    """The one known character whose longer names contain all the words of `name`, if exactly one."""
+    words = _plain_words(name)
+    containers = [m for m in members if words and all(any(w in a.split() for a in m.aliases) for w in words)]
+    if len(containers) == 1 and not _conflicting_titles(name, containers[0]):
+        return containers[0]
+    return None
 
 
 def _conflicting_titles(name: str, member: CastMember) -> bool:
@@ -131,8 +145,8 @@ def _gender(name: str, narration: str) -> str | None:
     if title in FEMALE_TITLES:
         return "F"
     male = female = 0
-    for match in re.finditer(re.escape(name) + r"\b[^.!?]{0,60}?\b(he|his|him|she|her)\b", narration):
-        if match.group(1) in ("he", "his", "him"):
+    for match in re.finditer(re.escape(name) + r"\b[^\n]{0,60}?\b([Hh]e|[Hh]is|him|[Ss]he|[Hh]er)\b", narration):
+        if match.group(1).lower() in ("he", "his", "him"):
             male += 1
         else:
             female += 1

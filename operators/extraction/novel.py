@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
 
 from operators.extraction.attribution import Attributor
 from operators.extraction.cast import Cast
@@ -34,7 +33,7 @@ def detect_language(text: str) -> str:
     return "zh" if letters and han / letters > 0.2 else "en"
 
 
-def extract_novel(text: str, cast: Optional[Cast] = None, language: str = "auto", style: Optional[str] = None) -> NovelExtraction:
+def extract_novel(text: str, cast: Cast | None = None, language: str = "auto", style: str | None = None) -> NovelExtraction:
     """Quotes with speakers; without a cast, characters are discovered first (see `discovery`)."""
     if language == "auto":
         language = detect_language(text)

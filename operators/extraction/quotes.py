@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
 
 from operators.extraction.text import Paragraph
 
@@ -31,7 +30,7 @@ class Utterance:
     paragraph: int
     chapter: int
     text: str = ""
-    speaker: Optional[str] = None
+    speaker: str | None = None
     method: str = "none"
     confidence: float = 0.0
     addressees: list[str] = field(default_factory=list)
@@ -69,7 +68,7 @@ def detect_style(text: str) -> str:
     return style if counts[style] else "curly"
 
 
-def find_quotes(text: str, paras: list[Paragraph], style: Optional[str] = None) -> tuple[list[Utterance], list[QuoteWarning]]:
+def find_quotes(text: str, paras: list[Paragraph], style: str | None = None) -> tuple[list[Utterance], list[QuoteWarning]]:
     """All utterances in document order, with warnings for unbalanced quotes."""
     style = style or detect_style(text)
     openers, closers = STYLES[style]
@@ -98,7 +97,7 @@ def find_quotes(text: str, paras: list[Paragraph], style: Optional[str] = None) 
     return _group(text, raw, paras), warnings
 
 
-def _scan(text: str, para: Paragraph, openers: str, closers: str, style: str) -> tuple[list[tuple[int, int]], Optional[int], list[int]]:
+def _scan(text: str, para: Paragraph, openers: str, closers: str, style: str) -> tuple[list[tuple[int, int]], int | None, list[int]]:
     """Quoted spans inside one paragraph; the start of a quote still open at its end; unmatched closers."""
     spans: list[tuple[int, int]] = []
     unmatched: list[int] = []
