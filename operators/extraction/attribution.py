@@ -45,6 +45,16 @@ _EN_VERB = re.compile(r"\b(?:" + "|".join(EN_SPEECH_VERBS) + r")\b", re.IGNORECA
 _ZH_VERB = re.compile("|".join(sorted(ZH_SPEECH_VERBS, key=len, reverse=True)))
 _EN_PRONOUN = re.compile(r"\b(?:he|she|I)\b")
 _ZH_PRONOUN = re.compile(r"[他她我](?![们們])")
+# "said her father", "cried his wife": a person described by a noun of known gender, resolved like a pronoun.
+_EN_NOUN_GENDER = {
+    **dict.fromkeys("father brother husband son uncle man gentleman boy lad fellow master sir lord nephew grandfather king prince".split(), "M"),
+    **dict.fromkeys("mother sister wife daughter aunt woman lady girl mistress madam niece grandmother queen princess".split(), "F"),
+}
+_EN_NOUN_REFERENCE = re.compile(
+    r"\b(?:his|her|the|my|our|your|their)\s+(?:(?:young|old|little|elder|younger|eldest|youngest|good|poor|other)\s+)?("
+    + "|".join(_EN_NOUN_GENDER) + r")\b",
+    re.IGNORECASE,
+)
 _EN_OBJECT_BEFORE = re.compile(r"\b(?:to|at|with|of|for|towards|toward|from|upon|on|by|than|about|and|as)\s+$", re.IGNORECASE)
 _ZH_OBJECT_BEFORE = re.compile(r"(?:对|向|给|跟|和|同|与|朝|冲|把|被|叫|让|问|望着|看着|盯着)$")
 # A full stop after a title (Mr. Knightley) does not end the sentence.
@@ -113,6 +123,10 @@ class Attributor:
             if any(s <= match.start() < e for s, e in taken):
                 continue
             found.append(Candidate(match.start(), match.end(), None, self.pronoun_gender[match.group().lower() if not self.zh else match.group()]))
+        if not self.zh:
+            for match in _EN_NOUN_REFERENCE.finditer(self.text, start, end):
+                if not any(s <= match.start() < e for s, e in taken):
+                    found.append(Candidate(match.start(), match.end(), None, _EN_NOUN_GENDER[match.group(1).lower()]))
         found.sort(key=lambda c: c.start)
         return [c for c in found if not self.object_before.search(self.text[max(start, c.start - 12):c.start])]
 
@@ -202,6 +216,11 @@ class Attributor:
                 found = self._reporting(*self._clause_before(previous.end, start), after=False)
                 if found:
                     return found, *self._grade(found, 0.85)
+            elif not self.zh and previous.end - start > 3 and not earlier:
+                # A narration paragraph ending on a speech verb: "Mrs. Bennet ... continued her triumph."
+                found = self._reporting(*self._clause_before(previous.end - 1, start), after=False)
+                if found:
+                    return found, *self._grade(found, 0.7)
         if ceiling == para.end and para.end - utterance.end <= 2 and para.index + 1 < len(self.paras):
             following = self.paras[para.index + 1]
             if following.index not in quoted_paras:
@@ -324,6 +343,8 @@ class Attributor:
                     changed = True
 
     def _alternation_guess(self, utterances: list[Utterance], number: int) -> tuple[str | None, float]:
+        """A vocative in the previous quote names this speaker; a quote in the same paragraph shares its
+        speaker; otherwise the speaker two turns back, when the turn between was someone else."""
         utterance = utterances[number]
         for step in (-1, 1):
             near, far = number + step, number + 2 * step
@@ -333,13 +354,13 @@ class Attributor:
             if step == -1 and neighbour.addressees:
                 name = neighbour.addressees[0]
                 if name not in utterance.addressees and name != neighbour.speaker:
-                    return name, 0.61
+                    return name, 0.6
             if neighbour.paragraph == utterance.paragraph and neighbour.speaker:
-                return neighbour.speaker, 0.62
+                return neighbour.speaker, 0.6
             if 0 <= far < len(utterances) and self._same_conversation(utterances[near], utterances[far]):
                 other = utterances[far]
                 if other.speaker and other.speaker != neighbour.speaker and other.speaker not in utterance.addressees:
-                    return other.speaker, 0.6 if step == -1 else 0.59
+                    return other.speaker, 0.6 if step == -1 else 0.55
         return None, 0.0
 
     def _fallback(self, utterances: list[Utterance]) -> None:
