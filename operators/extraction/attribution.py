@@ -24,7 +24,7 @@ from itertools import pairwise
 
 from operators.extraction.cast import Cast, Mentions, expand_aliases
 from operators.extraction.quotes import Utterance
-from operators.extraction.text import Paragraph
+from operators.extraction.text import SENTENCE_END, Paragraph
 
 EN_SPEECH_VERBS = (
     "said say says saying asked asks replied replies cried cries answered answers exclaimed whispered added continued returned "
@@ -57,8 +57,6 @@ _EN_NOUN_REFERENCE = re.compile(
 )
 _EN_OBJECT_BEFORE = re.compile(r"\b(?:to|at|with|of|for|towards|toward|from|upon|on|by|than|about|and|as)\s+$", re.IGNORECASE)
 _ZH_OBJECT_BEFORE = re.compile(r"(?:对|向|给|跟|和|同|与|朝|冲|把|被|叫|让|问|望着|看着|盯着)$")
-# A full stop after a title (Mr. Knightley) does not end the sentence.
-_SENTENCE_END = re.compile(r"(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\bMme)(?<!\bMlle)(?<!\bRev)(?<!\bCapt)(?<!\bCol)[.!?;]\s*|[。！？；…]|\n\s*\n")
 
 
 @dataclass
@@ -132,13 +130,13 @@ class Attributor:
 
     def _clause_after(self, position: int, limit: int) -> tuple[int, int]:
         """From a closing quote mark to the end of its clause (sentence end or the next quote)."""
-        match = _SENTENCE_END.search(self.text, position, limit)
+        match = SENTENCE_END.search(self.text, position, limit)
         return position, (match.start() if match else limit)
 
     def _clause_before(self, position: int, floor: int) -> tuple[int, int]:
         """From the last sentence end before an opening quote mark to the mark."""
         start = floor
-        for match in _SENTENCE_END.finditer(self.text, floor, position):
+        for match in SENTENCE_END.finditer(self.text, floor, position):
             if match.end() < position:
                 start = match.end()
         return start, position

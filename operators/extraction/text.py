@@ -13,6 +13,10 @@ _CHAPTER = re.compile(
     r"|[零一二三四五六七八九十百]+、?\s*$)",
     re.IGNORECASE,
 )
+# Sentence ends; a full stop after a title (Mr. Knightley) does not end the sentence.
+SENTENCE_END = re.compile(
+    r"(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\bMme)(?<!\bMlle)(?<!\bRev)(?<!\bCapt)(?<!\bCol)[.!?;]\s*|[。！？；…]|\n\s*\n"
+)
 _SCENE_BREAK = re.compile(r"^\s*(?:[*#~=\-·•]\s*){3,}\s*$")
 
 
@@ -31,9 +35,10 @@ class Paragraph:
 def paragraphs(text: str) -> list[Paragraph]:
     """Blank-line paragraphs when the text uses them (wrapped prose); else one paragraph per line (most Chinese novels)."""
     lines = text.split("\n")
-    blank = sum(1 for line in lines if not line.strip())
+    body = text.strip().split("\n")
+    blank = sum(1 for line in body if not line.strip())
     ranges: list[tuple[int, int]] = []
-    if lines and blank / len(lines) >= 0.12:
+    if blank and blank / len(body) >= 0.12:
         position = 0
         for match in _BLANK_SPLIT.finditer(text):
             ranges.append((position, match.start()))
