@@ -69,7 +69,7 @@ class NovelReader(Source):
             decoded = read_text(path)
             cast = self._cast()
         except (DecodingError, CastError) as error:
-            reason = "cast_error" if isinstance(error, CastError) else _reason(str(error))
+            reason = "cast_error" if isinstance(error, CastError) else decoding_reason(str(error))
             return [reject_row(self.name, path, 0, reason, str(error), "")], None, None
         result = extract_novel(decoded.text, cast, self.config.language)
         for warning in result.warnings:
@@ -102,7 +102,8 @@ class NovelReader(Source):
             yield pa.Table.from_pylist(rows[start:start + rows_per_block], schema=WORKING_SCHEMA)
 
 
-def _reason(message: str) -> str:
+def decoding_reason(message: str) -> str:
+    """The reject reason for a DecodingError message."""
     for marker, reason in (("empty file", "empty_file"), ("binary file", "binary_file")):
         if marker in message:
             return reason
