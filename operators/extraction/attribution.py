@@ -80,19 +80,41 @@ class Attributor:
         if not self.zh:
             cast = expand_aliases(cast)
         self.gender = {m.name: m.gender for m in cast.members}
-        mentions = Mentions(cast)
-        all_mentions = mentions.find(text)
-        self.prominence = Counter(name for _, _, name in all_mentions)
-        self.mentions = Mentions(cast, self.prominence)
         if self.zh:
             # A one-character alias (霞, 亭) matches inside ordinary words far more often than it names someone.
-            self.mentions = Mentions(Cast([m.__class__(m.name, [a for a in m.aliases if len(a) > 1] or [m.name], m.gender) for m in cast.members]), self.prominence)
+            cast = Cast([m.__class__(m.name, [a for a in m.aliases if len(a) > 1] or [m.name], m.gender) for m in cast.members])
+        self.all_mentions = self._resolve_mentions(Mentions(cast).candidates(text))
+        self.all_starts = [s for s, _, _ in self.all_mentions]
+        self.prominence = Counter(name for _, _, name in self.all_mentions)
         self.verb = _ZH_VERB if self.zh else _EN_VERB
         self.pronoun = _ZH_PRONOUN if self.zh else _EN_PRONOUN
         self.pronoun_gender = ZH_PRONOUNS if self.zh else EN_PRONOUNS
         self.object_before = _ZH_OBJECT_BEFORE if self.zh else _EN_OBJECT_BEFORE
         self.narration_mentions: list[tuple[int, str]] = []
         self.narrator: str | None = None
+
+    @staticmethod
+    def _resolve_mentions(found: list[tuple[int, int, list[str]]]) -> list[tuple[int, int, str]]:
+        """An ambiguous alias (Miss Bennet) names whichever of its characters was mentioned last, nearby;
+        else the one mentioned most often."""
+        totals = Counter(names[0] for _, _, names in found if len(names) == 1)
+        last_seen: dict[str, int] = {}
+        resolved = []
+        for start, end, names in found:
+            if len(names) == 1:
+                name = names[0]
+            else:
+                recent = [(last_seen[n], n) for n in names if n in last_seen and start - last_seen[n] < 5000]
+                name = max(recent)[1] if recent else max(names, key=lambda n: totals[n])
+            last_seen[name] = start
+            resolved.append((start, end, name))
+        return resolved
+
+    def _find(self, start: int, end: int) -> list[tuple[int, int, str]]:
+        """Resolved mentions inside text[start:end]."""
+        first = bisect.bisect_left(self.all_starts, start)
+        last = bisect.bisect_left(self.all_starts, end)
+        return [m for m in self.all_mentions[first:last] if m[1] <= end]
 
     # --- narration helpers -------------------------------------------------------------------------------------
 
@@ -112,7 +134,7 @@ class Attributor:
         """Names and pronouns in text[start:end], without those in object position or possessive."""
         found: list[Candidate] = []
         taken: list[tuple[int, int]] = []
-        for s, e, name in self.mentions.find(self.text, start, end):
+        for s, e, name in self._find(start, end):
             if not self.zh and self.text[e:e + 2] in ("'s", "’s"):
                 continue
             found.append(Candidate(s, e, name, None))
@@ -168,7 +190,7 @@ class Attributor:
         for para in self.paras:
             narration[para.index] = self._narration_pieces(by_para.get(para.index, []), para)
             for start, end in narration[para.index]:
-                for s, _, name in self.mentions.find(self.text, start, end):
+                for s, _, name in self._find(start, end):
                     self.narration_mentions.append((s, name))
         self.narration_mentions.sort()
         self.mention_starts = [s for s, _ in self.narration_mentions]
@@ -284,7 +306,7 @@ class Attributor:
         """Names used to address someone inside the quote: "Emma, …", "…, Mr. Knightley?", "my dear Jane"."""
         found: list[str] = []
         for start, end in utterance.spans:
-            for s, e, name in self.mentions.find(self.text, start, end):
+            for s, e, name in self._find(start, end):
                 before = self.text[max(start, s - 10):s]
                 after = self.text[e:e + 2]
                 if self.zh:

@@ -174,6 +174,12 @@ class Mentions:
             return names[0]
         return max(names, key=lambda n: self.prominence.get(n, 0))
 
+    def candidates(self, text: str) -> list[tuple[int, int, list[str]]]:
+        """(start, end, every character the alias may name) for each mention in the text."""
+        if self.pattern is None:
+            return []
+        return [(m.start(), m.end(), self.index[" ".join(m.group().split())]) for m in self.pattern.finditer(text)]
+
     def find(self, text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int, str]]:
         """(start, end, main name) for each mention in text[start:end]."""
         if self.pattern is None:
