@@ -148,7 +148,9 @@ class Attributor:
                 if not any(s <= match.start() < e for s, e in taken):
                     found.append(Candidate(match.start(), match.end(), None, _EN_NOUN_GENDER[match.group(1).lower()]))
         found.sort(key=lambda c: c.start)
-        return [c for c in found if not self.object_before.search(self.text[max(start, c.start - 12):c.start])]
+        # Subject pronouns (he, she, 他) cannot be objects; names and nouns after "to", "for", 对, 向… are.
+        return [c for c in found if (c.pronoun and not c.name and self.text[c.start:c.end].lower() in ("he", "she", "i"))
+                or not self.object_before.search(self.text[max(start, c.start - 12):c.start])]
 
     def _clause_after(self, position: int, limit: int) -> tuple[int, int]:
         """From a closing quote mark to the end of its clause (sentence end or the next quote)."""

@@ -128,9 +128,18 @@ HONORIFICS = frozenset(
 )
 
 
+TITLE_REFERENCES = {
+    "count": "count", "countess": "countess", "colonel": "colonel", "col": "colonel", "captain": "captain", "capt": "captain",
+    "major": "major", "general": "general", "doctor": "doctor", "dr": "doctor", "professor": "professor", "prof": "professor",
+    "duke": "duke", "duchess": "duchess", "baron": "baron", "baroness": "baroness", "prince": "prince", "princess": "princess",
+    "king": "king", "queen": "queen", "inspector": "inspector", "sergeant": "sergeant", "judge": "judge", "marquis": "marquis",
+}
+
+
 def expand_aliases(cast: Cast) -> Cast:
-    """Add the short forms people are called by: the surname and the given name of a multi-word alias
-    (Hercule Poirot -> Poirot, Hercule), when no other character could be meant by them."""
+    """Add the short forms people are called by, when no other character could be meant by them: the
+    surname and given name of a multi-word alias (Hercule Poirot -> Poirot, Hercule), "the count" for
+    Count Mippipopolous, and the lower-case form of "The Chauffeur"."""
     owners: dict[str, set[str]] = {}
     for member in cast.members:
         for alias in member.aliases:
@@ -142,6 +151,14 @@ def expand_aliases(cast: Cast) -> Cast:
                 if word.lower() in HONORIFICS or len(word) < 3 or not word[0].isupper():
                     continue
                 owners.setdefault(word, set()).add(member.name)
+    # "the count", "the colonel": a title that belongs to one character only; "The Chauffeur" also lower-case.
+    for member in cast.members:
+        for alias in member.aliases:
+            words = alias.split()
+            if len(words) >= 2 and words[0].rstrip(".").lower() in TITLE_REFERENCES:
+                owners.setdefault("the " + TITLE_REFERENCES[words[0].rstrip(".").lower()], set()).add(member.name)
+            if len(words) >= 2 and words[0] == "The":
+                owners.setdefault(alias.lower(), set()).add(member.name)
     existing = cast.alias_index()
     members = []
     for member in cast.members:
