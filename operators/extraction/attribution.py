@@ -288,6 +288,11 @@ class Attributor:
                 return name
             index += 1
         previous = utterances[number - 1] if number > 0 and utterances[number - 1].paragraph >= para.index - 1 else None
+        # Whoever the previous quote addressed by name is the likely one to answer.
+        if previous is not None:
+            addressed = [n for n in previous.addressees if self.gender.get(n) == gender and n not in utterance.addressees and n != previous.speaker]
+            if len(addressed) == 1:
+                return addressed[0]
         recent: list[tuple[int, str]] = []
         index = bisect.bisect_left(self.mention_starts, para.start) - 1
         while index >= 0 and (len(recent) < 12 and self.narration_mentions[index][0] > para.start - 4000 or not recent):
