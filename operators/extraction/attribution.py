@@ -370,7 +370,7 @@ class Attributor:
                     changed = True
 
     def _alternation_guess(self, utterances: list[Utterance], number: int) -> tuple[str | None, float]:
-        """A vocative in the previous quote names this speaker; a quote in the same paragraph shares its
+        """A vocative in the previous (or next) quote names this speaker; a quote in the same paragraph shares its
         speaker; otherwise the speaker two turns back, when the turn between was someone else."""
         utterance = utterances[number]
         for step in (-1, 1):
@@ -378,7 +378,7 @@ class Attributor:
             if not 0 <= near < len(utterances) or not self._same_conversation(utterance, utterances[near]):
                 continue
             neighbour = utterances[near]
-            if step == -1 and neighbour.addressees:
+            if neighbour.addressees:
                 name = neighbour.addressees[0]
                 if name not in utterance.addressees and name != neighbour.speaker:
                     return name, 0.6
