@@ -23,25 +23,14 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from operators.extraction.cast import Cast, Mentions, expand_aliases
+from operators.extraction.lexicon import EN_SPEECH_NOUNS, EN_SPEECH_VERBS, ZH_SPEECH_VERBS
 from operators.extraction.quotes import Utterance
 from operators.extraction.text import SENTENCE_END, Paragraph
 
-EN_SPEECH_VERBS = (
-    "said say says saying asked asks replied replies cried cries answered answers exclaimed whispered added continued returned "
-    "observed remarked began begun called shouted murmured repeated rejoined retorted interrupted muttered responded demanded "
-    "inquired enquired suggested declared explained insisted agreed protested pleaded urged resumed persisted pursued admitted "
-    "screamed yelled growled groaned sobbed stammered faltered told panted gasped laughed sighed concluded ventured echoed drawled "
-    "snapped thought went put broke called argued objected assented announced corrected hissed roared shrieked moaned whimpered "
-    "mumbled breathed chuckled giggled sneered snorted grumbled complained commented noted mused wondered warned ordered commanded "
-    "begged implored entreated proceeded interposed struck exclaims smiled nodded"
-).split()
-ZH_SPEECH_VERBS = (
-    "说 道 问 答 喊 叫 嚷 骂 吼 叹 讲 告诉 插嘴 解释 补充 回答 回应 追问 反问 质问 嘟囔 嘀咕 念叨 喃喃 吩咐 命令 央求 哀求 劝 "
-    "笑道 笑着 大叫 大喊 叫道 喊道 叫起来 开口 接口 接着 应道 应了 唤 招呼 重复 抱怨 感叹 安慰 说道 问道 答道 发话 打断"
-).split()
 EN_PRONOUNS = {"he": "M", "she": "F", "him": "M", "her": "F", "i": "I"}
 ZH_PRONOUNS = {"他": "M", "她": "F", "我": "I"}
-_EN_VERB = re.compile(r"\b(?:" + "|".join(EN_SPEECH_VERBS) + r")\b", re.IGNORECASE)
+_EN_VERB = re.compile(r"\b(?:" + "|".join([*EN_SPEECH_VERBS, *EN_SPEECH_NOUNS]) + r")\b", re.IGNORECASE)
+_EN_POSSESSIVE_SPEECH = re.compile(r"['’]s\s+(?:\w+\s+){0,2}?(?:" + "|".join(EN_SPEECH_NOUNS) + r")\b")
 _ZH_VERB = re.compile("|".join(sorted(ZH_SPEECH_VERBS, key=len, reverse=True)))
 _EN_PRONOUN = re.compile(r"\b(?:he|she|I)\b")
 _ZH_PRONOUN = re.compile(r"[他她我](?![们們])")
@@ -135,7 +124,8 @@ class Attributor:
         found: list[Candidate] = []
         taken: list[tuple[int, int]] = []
         for s, e, name in self._find(start, end):
-            if not self.zh and self.text[e:e + 2] in ("'s", "’s"):
+            # A possessive is not a speaker, except before a speech noun: "was Joe's reply".
+            if not self.zh and self.text[e:e + 2] in ("'s", "’s") and not _EN_POSSESSIVE_SPEECH.match(self.text, e, min(end, e + 40)):
                 continue
             found.append(Candidate(s, e, name, None))
             taken.append((s, e))
