@@ -275,3 +275,15 @@ def test_attributor_handles_no_quotes():
     text = "Nothing is said here."
     attributor = Attributor(text, paragraphs(text), EN_CAST, "en")
     attributor.attribute([])
+
+
+def test_two_speakers_in_one_paragraph_are_two_utterances():
+    text = '"You had better move on," said Tom. "Who is moving on?" said Anna.'
+    found, _, _ = quotes_of(text)
+    assert found == [["You had better move on,"], ["Who is moving on?"]]
+    assert [s for s, _ in speakers(text)] == ["Tom Hale", "Anna Reed"]
+
+
+def test_possessive_name_before_a_speech_noun_is_the_speaker():
+    text = 'Tom looked at Mary.\n\n"I will go," was Anna\'s reply.'
+    assert speakers(text) == [("Anna Reed", "explicit")]

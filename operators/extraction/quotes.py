@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from operators.extraction.lexicon import EN_SPEECH_VERBS
 from operators.extraction.text import Paragraph
 
 # Quote styles: name -> (openers, closers). Straight double quotes are undirected.
@@ -20,6 +21,8 @@ STYLES: dict[str, tuple[str, str]] = {
     "single": ("‘", "’"),
 }
 _WORD_AFTER = re.compile(r"\w")
+_SENTENCE_END_IN_GAP = re.compile(r"[.!?;]\s+\S")
+_OWN_REPORT = re.compile(r"[\s,!?.;:\-—]*(?:[\w.]+\s+){0,3}?(?:" + "|".join(EN_SPEECH_VERBS) + r")\b")
 
 
 @dataclass
@@ -142,7 +145,7 @@ def _group(text: str, raw: list[tuple[int, int, int, bool]], paras: list[Paragra
         if not text[start:end].strip() or _is_mention(text, start, end, paras[index]):
             continue
         current = utterances[-1] if utterances else None
-        if current is not None and current.paragraph == index and _same_breath(text, current.end, start):
+        if current is not None and current.paragraph == index and _same_breath(text, current.end, start, end, paras[index].end):
             current.spans.append((start, end))
         else:
             utterances.append(Utterance([(start, end)], index, paras[index].chapter, continues_previous=previous_continues))
@@ -163,9 +166,13 @@ def _is_mention(text: str, start: int, end: int, para: Paragraph) -> bool:
     return bool(before) and before[-1].isalnum() and bool(after) and (after[0].islower() or after[0] in ".,;")
 
 
-def _same_breath(text: str, previous_end: int, start: int) -> bool:
-    """Two quotes of one paragraph are one utterance unless long narration separates them."""
-    return len(text[previous_end:start].split()) <= 30
+def _same_breath(text: str, previous_end: int, start: int, end: int, paragraph_end: int) -> bool:
+    """Two quotes of one paragraph are one utterance unless long narration separates them, or the narration
+    ends a sentence and the second quote has a reporting clause of its own ("…," said A. "…," said B.)."""
+    gap = text[previous_end:start]
+    if len(gap.split()) > 30:
+        return False
+    return not (_SENTENCE_END_IN_GAP.search(gap) and _OWN_REPORT.match(text, end + 1, min(paragraph_end, end + 60)))
 
 
 def _clean(fragment: str) -> str:
