@@ -40,7 +40,9 @@ class Score:
     speaker_total: Counter = field(default_factory=Counter)
     speaker_correct: Counter = field(default_factory=Counter)
     chars: int = 0
+    bytes: int = 0
     seconds: float = 0.0
+    baseline_correct: int = 0
 
     def add(self, other: Score) -> None:
         self.gold += other.gold
@@ -49,7 +51,9 @@ class Score:
         self.speaker_total.update(other.speaker_total)
         self.speaker_correct.update(other.speaker_correct)
         self.chars += other.chars
+        self.bytes += other.bytes
         self.seconds += other.seconds
+        self.baseline_correct += other.baseline_correct
 
     def prf(self) -> tuple[float, float, float]:
         p = self.matched / self.predicted if self.predicted else 0.0
@@ -93,7 +97,8 @@ def score_pdnc(folder: Path) -> Score:
     predicted = result.utterances
     starts = [u.start for u in predicted]
     used: set[int] = set()
-    score = Score(folder.name, gold=len(gold), predicted=len(predicted), chars=len(text), seconds=seconds)
+    score = Score(folder.name, gold=len(gold), predicted=len(predicted), chars=len(text), bytes=len(text.encode("utf-8")), seconds=seconds)
+    baseline = naive_speakers(text, result)
     for spans, speaker, kind in gold:
         index = bisect.bisect_right(starts, spans[-1][1]) - 1
         match = None
@@ -112,7 +117,28 @@ def score_pdnc(folder: Path) -> Score:
         score.speaker_total[kind] += 1
         if match is not None and predicted[match].speaker == speaker:
             score.speaker_correct[kind] += 1
+        if match is not None and baseline[match] == speaker:
+            score.baseline_correct += 1
     return score
+
+
+def naive_speakers(text: str, result) -> list[str | None]:
+    """The naive baseline of the issue: the cast name mentioned nearest to each quote, outside quotes."""
+    from operators.extraction.cast import Mentions
+
+    quoted = [(s, e) for u in result.utterances for s, e in u.spans]
+    starts = [s for s, _ in quoted]
+    mentions = [
+        (s, name) for s, _, name in Mentions(result.cast).find(text)
+        if not (0 <= (i := bisect.bisect_right(starts, s) - 1) and quoted[i][0] <= s < quoted[i][1])
+    ]
+    positions = [s for s, _ in mentions]
+    speakers: list[str | None] = []
+    for utterance in result.utterances:
+        index = bisect.bisect_left(positions, utterance.start)
+        near = [mentions[i] for i in (index - 1, index) if 0 <= i < len(mentions)]
+        speakers.append(min(near, key=lambda m: abs(m[0] - utterance.start))[1] if near else None)
+    return speakers
 
 
 def pdnc_folders(paths: list[str]) -> list[Path]:
@@ -172,6 +198,16 @@ def score_wp(path: Path, names: Path) -> tuple[Counter, Counter]:
     return total, correct
 
 
+def _wp_throughput(path: Path, names: Path) -> None:
+    """zh throughput: the instance lines joined into one text (windows overlap, so lines repeat)."""
+    text = "\n".join(line for lines, _, _ in load_wp(path) for line in lines)
+    started = time.perf_counter()
+    extract_novel(text, wp_cast(names), language="zh")
+    seconds = time.perf_counter() - started
+    size = len(text.encode("utf-8"))
+    print(f"throughput (zh, cast given): {size / 1e6 / seconds:.2f} MB/s on one core ({size / 1e6:.1f} MB in {seconds:.1f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dirs", nargs="*", help="PDNC novel folders, or folders of them")
@@ -181,18 +217,19 @@ def main() -> None:
     kinds = ("Explicit", "Anaphoric", "Implicit")
     overall = Score("overall")
     if args.dirs:
-        print("| novel | gold quotes | P | R | F1 | speaker acc | explicit | anaphoric | implicit |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("| novel | gold quotes | P | R | F1 | speaker acc | explicit | anaphoric | implicit | naive baseline |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for folder in pdnc_folders(args.dirs):
             score = score_pdnc(folder)
             overall.add(score)
             _row(score, kinds)
         _row(overall, kinds)
-        print(f"\nthroughput: {overall.chars / 1e6 / overall.seconds:.2f} M characters/s on one core "
-              f"({overall.chars / 1e6:.1f} M characters in {overall.seconds:.1f} s)")
+        print(f"\nthroughput (en, cast given): {overall.bytes / 1e6 / overall.seconds:.2f} MB/s on one core "
+              f"({overall.bytes / 1e6:.1f} MB, {overall.chars / 1e6:.1f} M characters, in {overall.seconds:.1f} s)")
     for wp in args.wp:
         names = Path(args.names) if args.names else Path(wp).parent / "name_list.txt"
         total, correct = score_wp(Path(wp), names)
+        _wp_throughput(Path(wp), names)
         parts = ", ".join(f"{k} {correct[k] / total[k]:.3f} (n={total[k]})" for k in sorted(total))
         print(f"\nWP {os.path.basename(wp)}: speaker accuracy {sum(correct.values()) / sum(total.values()):.3f} "
               f"(n={sum(total.values())}); {parts}")
@@ -201,7 +238,8 @@ def main() -> None:
 def _row(score: Score, kinds: tuple[str, ...]) -> None:
     p, r, f = score.prf()
     per_kind = " | ".join(f"{score.accuracy(k):.3f}" for k in kinds)
-    print(f"| {score.name} | {score.gold} | {p:.3f} | {r:.3f} | {f:.3f} | {score.accuracy():.3f} | {per_kind} |")
+    baseline = score.baseline_correct / max(1, sum(score.speaker_total.values()))
+    print(f"| {score.name} | {score.gold} | {p:.3f} | {r:.3f} | {f:.3f} | {score.accuracy():.3f} | {per_kind} | {baseline:.3f} |")
 
 
 if __name__ == "__main__":
