@@ -189,14 +189,22 @@ class Attributor:
         for utterance in utterances:
             utterance.addressees = self._vocatives(utterance)
         first_person: list[int] = []
+        pronouns: list[tuple[int, Candidate, str, float]] = []
+        # Names first, then pronouns: a pronoun is resolved knowing who is named just before and after.
         for number, utterance in enumerate(utterances):
             if utterance.continues_previous and number > 0:
                 continue
             reference, method, confidence = self._explicit(utterance, by_para, narration, quoted_paras)
-            if reference is not None:
+            if reference is None:
+                continue
+            if reference.name:
                 self._assign(utterance, reference, method, confidence, utterances, number)
-                if reference.pronoun == "I":
-                    first_person.append(number)
+            else:
+                pronouns.append((number, reference, method, confidence))
+        for number, reference, method, confidence in pronouns:
+            self._assign(utterances[number], reference, method, confidence, utterances, number)
+            if reference.pronoun == "I":
+                first_person.append(number)
         self._find_narrator(utterances, first_person)
         self._continuations(utterances)
         self._alternate(utterances)
@@ -296,7 +304,9 @@ class Attributor:
         recent.sort(reverse=True)
         just_spoke = previous.speaker if previous is not None else None
         compatible = [name for _, name in recent if self.gender.get(name) == gender and name not in utterance.addressees]
-        others = [name for name in compatible if name != just_spoke]
+        following = utterances[number + 1] if number + 1 < len(utterances) and self._same_conversation(utterance, utterances[number + 1]) else None
+        speaks_next = following.speaker if following is not None and following.method == "explicit" else None
+        others = [name for name in compatible if name not in (just_spoke, speaks_next)]
         return (others or compatible or [None])[0]
 
     def _vocatives(self, utterance: Utterance) -> list[str]:
