@@ -56,6 +56,7 @@ class Candidate:
     end: int
     name: str | None
     pronoun: str | None
+    possessor: str | None = None  # "her mother": the gender of "her", who is not the speaker
 
 
 class Attributor:
@@ -136,7 +137,8 @@ class Attributor:
         if not self.zh:
             for match in _EN_NOUN_REFERENCE.finditer(self.text, start, end):
                 if not any(s <= match.start() < e for s, e in taken):
-                    found.append(Candidate(match.start(), match.end(), None, _EN_NOUN_GENDER[match.group(1).lower()]))
+                    owner = {"his": "M", "her": "F"}.get(match.group().split()[0].lower())
+                    found.append(Candidate(match.start(), match.end(), None, _EN_NOUN_GENDER[match.group(1).lower()], owner))
         found.sort(key=lambda c: c.start)
         # Subject pronouns (he, she, 他) cannot be objects; names and nouns after "to", "for", 对, 向… are.
         return [c for c in found if (c.pronoun and not c.name and self.text[c.start:c.end].lower() in ("he", "she", "i"))
@@ -279,16 +281,25 @@ class Attributor:
         most recent character of that gender that did not just speak."""
         gender = reference.pronoun
         para = self.paras[utterance.paragraph]
+        excluded = set(utterance.addressees)
+        if reference.possessor:
+            # "said her mother": "her" is the most recent woman, and she is not her own mother.
+            index = bisect.bisect_left(self.mention_starts, reference.start) - 1
+            while index >= 0 and reference.start - self.narration_mentions[index][0] < 3000:
+                if self.gender.get(self.narration_mentions[index][1]) == reference.possessor:
+                    excluded.add(self.narration_mentions[index][1])
+                    break
+                index -= 1
         index = bisect.bisect_left(self.mention_starts, para.start)
         while index < len(self.narration_mentions) and self.narration_mentions[index][0] < reference.start:
             name = self.narration_mentions[index][1]
-            if self.gender.get(name) == gender and name not in utterance.addressees:
+            if self.gender.get(name) == gender and name not in excluded:
                 return name
             index += 1
         previous = utterances[number - 1] if number > 0 and utterances[number - 1].paragraph >= para.index - 1 else None
         # Whoever the previous quote addressed by name is the likely one to answer.
         if previous is not None:
-            addressed = [n for n in previous.addressees if self.gender.get(n) == gender and n not in utterance.addressees and n != previous.speaker]
+            addressed = [n for n in previous.addressees if self.gender.get(n) == gender and n not in excluded and n != previous.speaker]
             if len(addressed) == 1:
                 return addressed[0]
         recent: list[tuple[int, str]] = []
@@ -303,7 +314,7 @@ class Attributor:
                 recent.append((utterances[back].start, utterances[back].speaker))
         recent.sort(reverse=True)
         just_spoke = previous.speaker if previous is not None else None
-        compatible = [name for _, name in recent if self.gender.get(name) == gender and name not in utterance.addressees]
+        compatible = [name for _, name in recent if self.gender.get(name) == gender and name not in excluded]
         following = utterances[number + 1] if number + 1 < len(utterances) and self._same_conversation(utterance, utterances[number + 1]) else None
         speaks_next = following.speaker if following is not None and following.method == "explicit" else None
         others = [name for name in compatible if name not in (just_spoke, speaks_next)]
