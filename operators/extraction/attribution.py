@@ -257,6 +257,14 @@ class Attributor:
             candidates = self._candidates(start, min(end, start + 60))
             if candidates and candidates[0].start - start <= (4 if self.zh else 12):
                 return candidates[0], *self._grade(candidates[0], 0.6)
+        # A narration paragraph just before that starts with a character: "Emma turned to him. ..."
+        if not self.zh and floor == para.start and para.index > 0 and para.index - 1 not in quoted_paras:
+            previous = self.paras[para.index - 1]
+            if not previous.heading and not previous.scene_break:
+                start, end = previous.start, min(previous.end, previous.start + 80)
+                candidates = [c for c in self._candidates(start, end) if c.name]
+                if candidates and candidates[0].start - start <= 12:
+                    return candidates[0], "explicit", 0.5
         return None, "none", 0.0
 
     def _grade(self, reference: Candidate, confidence: float) -> tuple[str, float]:
