@@ -48,6 +48,9 @@ _EN_OBJECT_BEFORE = re.compile(r"\b(?:to|at|with|of|for|towards|toward|from|upon
 _ZH_OBJECT_BEFORE = re.compile(r"(?:对|向|给|跟|和|同|与|朝|冲|把|被|叫|让|问|望着|看着|盯着)$")
 
 
+SHORT_NARRATION = 60  # characters of narration between two quotes that keep them in one run of turns
+
+
 @dataclass
 class Candidate:
     """A person reference in narration: a cast name, or a pronoun with its gender (M, F or I)."""
@@ -369,11 +372,17 @@ class Attributor:
                 utterance.speaker, utterance.method, utterance.confidence = previous.speaker, previous.method, previous.confidence
 
     def _same_conversation(self, a: Utterance, b: Utterance) -> bool:
-        """Quotes in nearby paragraphs of the same chapter with no scene break between them."""
+        """Quotes of the same chapter in adjacent paragraphs, or with only short narration between them
+        (a line-per-paragraph text puts "他问：" on its own line); a narration paragraph of any length
+        between two quotes is as likely to change the speaker as not, so it ends the run."""
         first, second = (a, b) if a.paragraph <= b.paragraph else (b, a)
-        if first.chapter != second.chapter or second.paragraph - first.paragraph > 3:
+        gap = second.paragraph - first.paragraph
+        if first.chapter != second.chapter or gap > 3:
             return False
-        return not any(self.paras[i].scene_break for i in range(first.paragraph, second.paragraph + 1))
+        between = self.paras[first.paragraph + 1:second.paragraph]
+        if any(p.scene_break or p.heading for p in between):
+            return False
+        return gap <= 1 or sum(p.end - p.start for p in between) <= SHORT_NARRATION
 
     def _alternate(self, utterances: list[Utterance]) -> None:
         """Fill A-B-A-B turns from attributed neighbours, forward then backward, until nothing changes."""
