@@ -246,7 +246,9 @@ class Attributor:
                 found = self._reporting(*self._clause_before(previous.end - 1, start), after=False)
                 if found:
                     return found, *self._grade(found, 0.7)
-        if ceiling == para.end and para.end - utterance.end <= 2 and para.index + 1 < len(self.paras):
+        # Chinese line-per-paragraph text puts the tag on the next line ("她问。"); in English prose the next
+        # paragraph is usually a reaction by someone else.
+        if self.zh and ceiling == para.end and para.end - utterance.end <= 2 and para.index + 1 < len(self.paras):
             following = self.paras[para.index + 1]
             if following.index not in quoted_paras:
                 start, end = self._clause_after(following.start, min(following.end, following.start + 40))
