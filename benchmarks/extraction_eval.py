@@ -81,13 +81,35 @@ def pdnc_cast(path: Path) -> Cast:
     return Cast(members)
 
 
-def score_pdnc(folder: Path) -> Score:
-    """Extract one PDNC novel with its cast and score quotes and speakers."""
+def match_discovered(discovered: Cast, cast: Cast) -> dict[str, str]:
+    """Discovered character -> gold main name: the cast character sharing most aliases (then name words)."""
+    index = cast.alias_index()
+    mapping = {}
+    for member in discovered.members:
+        votes: dict[str, int] = {}
+        for alias in member.aliases:
+            for name in index.get(alias, []):
+                votes[name] = votes.get(name, 0) + 2
+            for word in alias.split():
+                for name in index.get(word, []):
+                    votes[name] = votes.get(name, 0) + 1
+        if votes:
+            mapping[member.name] = max(votes, key=lambda n: votes[n])
+    return mapping
+
+
+def score_pdnc(folder: Path, discover: bool = False) -> Score:
+    """Extract one PDNC novel with its cast (or with discovered characters, matched to the cast) and score it."""
     text = (folder / "novel_text.txt").read_text(encoding="utf-8")
     cast = pdnc_cast(folder / "character_info.csv")
     started = time.perf_counter()
-    result = extract_novel(text, cast, language="en")
+    result = extract_novel(text, None if discover else cast, language="en")
     seconds = time.perf_counter() - started
+    if discover:
+        mapping = match_discovered(result.cast, cast)
+        for utterance in result.utterances:
+            utterance.speaker = mapping.get(utterance.speaker or "")
+        result.cast = cast
     with open(folder / "quotation_info.csv", encoding="utf-8") as handle:
         gold = [(ast.literal_eval(row["quoteByteSpans"]), row["speaker"], row["quoteType"]) for row in csv.DictReader(handle)]
     # The speaker column sometimes holds an alias (Lucy for Miss Honeychurch): map it to the main name.
@@ -213,6 +235,7 @@ def main() -> None:
     parser.add_argument("dirs", nargs="*", help="PDNC novel folders, or folders of them")
     parser.add_argument("--wp", action="append", default=[], help="World-of-Plainness instance file(s)")
     parser.add_argument("--names", help="name_list.txt for --wp (default: next to the instance file)")
+    parser.add_argument("--discover", action="store_true", help="PDNC without the cast: discovered characters, matched to the cast for scoring")
     args = parser.parse_args()
     kinds = ("Explicit", "Anaphoric", "Implicit")
     overall = Score("overall")
@@ -220,11 +243,11 @@ def main() -> None:
         print("| novel | gold quotes | P | R | F1 | speaker acc | explicit | anaphoric | implicit | naive baseline |")
         print("|---|---|---|---|---|---|---|---|---|---|")
         for folder in pdnc_folders(args.dirs):
-            score = score_pdnc(folder)
+            score = score_pdnc(folder, args.discover)
             overall.add(score)
             _row(score, kinds)
         _row(overall, kinds)
-        print(f"\nthroughput (en, cast given): {overall.bytes / 1e6 / overall.seconds:.2f} MB/s on one core "
+        print(f"\nthroughput (en, cast {'discovered' if args.discover else 'given'}): {overall.bytes / 1e6 / overall.seconds:.2f} MB/s on one core "
               f"({overall.bytes / 1e6:.1f} MB, {overall.chars / 1e6:.1f} M characters, in {overall.seconds:.1f} s)")
     for wp in args.wp:
         names = Path(args.names) if args.names else Path(wp).parent / "name_list.txt"
