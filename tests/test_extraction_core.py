@@ -287,3 +287,10 @@ def test_two_speakers_in_one_paragraph_are_two_utterances():
 def test_possessive_name_before_a_speech_noun_is_the_speaker():
     text = 'Tom looked at Mary.\n\n"I will go," was Anna\'s reply.'
     assert speakers(text) == [("Anna Reed", "explicit")]
+
+
+def test_mixed_encoding_keeps_the_text_and_names_the_lines():
+    data = "The café was open.\n".encode() + b"A stray Latin-1 byte: caf\xe9x.\n" + b"More text here. " * 50
+    decoded = decode_bytes(data, "mixed.txt")
+    assert decoded.encoding == "utf-8" and "café" in decoded.text and "\ufffd" in decoded.text
+    assert decoded.warnings == ("mixed.txt:2: invalid UTF-8 byte b'\\xe9' replaced by U+FFFD",)

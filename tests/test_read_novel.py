@@ -62,3 +62,12 @@ def test_unclosed_quote_is_logged_with_line_and_book_still_extracted(tmp_path, c
     rows, _, path = read(tmp_path, text.encode("utf-8"), language="en", cast=str(cast))
     assert any(f"{path}:1: unclosed quote" in message for message in caplog.messages)
     assert any(r[REJECT_REASON] is None for r in rows)
+
+
+def test_mixed_encoding_is_logged_and_the_book_extracted(tmp_path, caplog):
+    cast = tmp_path / "cast.csv"
+    cast.write_text("name,aliases,gender\nAnna Reed,Anna,F\nTom Hale,Tom,M\n", encoding="utf-8")
+    data = b'"Hello," said Anna.\n\n"Hi there, caf\xe9x," said Tom.\n\n' + b"Narration. " * 40
+    rows, _, path = read(tmp_path, data, language="en", cast=str(cast))
+    assert any(f"{path}:3: invalid UTF-8 byte" in message for message in caplog.messages)
+    assert {r["character"]["name"] for r in rows if r[REJECT_REASON] is None} == {"Anna Reed", "Tom Hale"}

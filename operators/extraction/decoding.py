@@ -15,11 +15,12 @@ class DecodingError(ValueError):
 
 @dataclass(frozen=True)
 class Decoded:
-    """Decoded text, the encoding that was used, and whether a BOM was stripped."""
+    """Decoded text, the encoding that was used, whether a BOM was stripped, and warnings (file:line)."""
 
     text: str
     encoding: str
     bom: bool = False
+    warnings: tuple[str, ...] = ()
 
 
 def decode_bytes(data: bytes, path: str = "<bytes>") -> Decoded:
@@ -34,16 +35,40 @@ def decode_bytes(data: bytes, path: str = "<bytes>") -> Decoded:
                 raise DecodingError(f"{path}: {encoding} byte-order mark, but invalid {encoding} at byte {error.start + len(bom)}") from None
     if b"\x00" in data[:65536]:
         raise DecodingError(f"{path}: binary file (NUL bytes), not text")
+    warnings: tuple[str, ...] = ()
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError as utf8_error:
-        text = _decode_chinese(data, path, utf8_error)
-        encoding = "gbk" if _is_gbk(data) else "gb18030"
-    else:
         encoding = "utf-8"
+    except UnicodeDecodeError as utf8_error:
+        try:
+            text = _decode_chinese(data, path, utf8_error)
+            encoding = "gbk" if _is_gbk(data) else "gb18030"
+        except DecodingError:
+            # Mostly UTF-8 with a few stray bytes (a mixed file): keep the book, replace and report them.
+            bad = _invalid_utf8_offsets(data)
+            if len(bad) > max(3, len(data) // 1000):
+                raise
+            text = data.decode("utf-8", errors="replace")
+            encoding = "utf-8"
+            warnings = tuple(f"{path}:{_line_of(data, offset)}: invalid UTF-8 byte {data[offset:offset + 1]!r} replaced by U+FFFD" for offset in bad)
     if len(_CONTROL.findall(text[:65536])) > max(8, len(text[:65536]) // 200):
         raise DecodingError(f"{path}: binary file (control characters), not text")
-    return Decoded(_normalise(text), encoding)
+    return Decoded(_normalise(text), encoding, warnings=warnings)
+
+
+def _invalid_utf8_offsets(data: bytes) -> list[int]:
+    """Byte offsets where UTF-8 decoding fails."""
+    offsets, position = [], 0
+    while position < len(data):
+        try:
+            data[position:].decode("utf-8")
+            break
+        except UnicodeDecodeError as error:
+            offsets.append(position + error.start)
+            position += error.end
+            if len(offsets) > 10_000:
+                break
+    return offsets
 
 
 def _decode_chinese(data: bytes, path: str, utf8_error: UnicodeDecodeError) -> str:
@@ -57,7 +82,9 @@ def _decode_chinese(data: bytes, path: str, utf8_error: UnicodeDecodeError) -> s
             f"and not GB18030/GBK (invalid at byte {error.start}, line {_line_of(data, error.start)})"
         ) from None
     non_ascii = [c for c in text if ord(c) > 127]
-    if non_ascii and len([c for c in non_ascii if _CJK.match(c)]) / len(non_ascii) < 0.6:
+    cjk = len([c for c in non_ascii if _CJK.match(c)])
+    # Chinese text is mostly Han characters; a few "Han" characters in English text are misread stray bytes.
+    if not non_ascii or cjk / len(non_ascii) < 0.6 or cjk < 0.2 * sum(1 for c in text if c.isalpha()):
         raise DecodingError(
             f"{path}:{where}: not UTF-8 (invalid byte at byte {utf8_error.start}); it decodes as GB18030 but does not read as Chinese "
             "(mixed or unknown encoding)"

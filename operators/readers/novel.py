@@ -71,6 +71,8 @@ class NovelReader(Source):
         except (DecodingError, CastError) as error:
             reason = "cast_error" if isinstance(error, CastError) else decoding_reason(str(error))
             return [reject_row(self.name, path, 0, reason, str(error), "")], None, None
+        for warning in decoded.warnings:
+            log.warning("%s", warning)
         result = extract_novel(decoded.text, cast, self.config.language)
         for warning in result.warnings:
             log.warning("%s:%d: %s", path, line_of(decoded.text, warning.offset), warning.message)

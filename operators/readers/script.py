@@ -58,6 +58,8 @@ class ScriptReader(Source):
             return [reject_row(self.name, path, 0, reason, str(error), "")], None, None
         for warning in cast.warnings if cast else []:
             log.warning("%s", warning)
+        for warning in decoded.warnings:
+            log.warning("%s", warning)
         script = extract_script(decoded.text, self.config.format, cast)
         sessions = SessionConfig(
             max_gap=1 << 30,
