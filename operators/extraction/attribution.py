@@ -32,7 +32,7 @@ ZH_PRONOUNS = {"他": "M", "她": "F", "我": "I"}
 _EN_VERB = re.compile(r"\b(?:" + "|".join([*EN_SPEECH_VERBS, *EN_SPEECH_NOUNS]) + r")\b", re.IGNORECASE)
 _EN_POSSESSIVE_SPEECH = re.compile(r"['’]s\s+(?:\w+\s+){0,2}?(?:" + "|".join(EN_SPEECH_NOUNS) + r")\b")
 _ZH_VERB = re.compile("|".join(sorted(ZH_SPEECH_VERBS, key=len, reverse=True)))
-_EN_PRONOUN = re.compile(r"\b(?:he|she|I)\b")
+_EN_PRONOUN = re.compile(r"\b(?:[Hh]e|[Ss]he|I)\b")
 _ZH_PRONOUN = re.compile(r"[他她我](?![们們])")
 # "said her father", "cried his wife": a person described by a noun of known gender, resolved like a pronoun.
 _EN_NOUN_GENDER = {
