@@ -30,6 +30,7 @@ from operators.extraction.text import SENTENCE_END, Paragraph
 EN_PRONOUNS = {"he": "M", "she": "F", "him": "M", "her": "F", "i": "I"}
 ZH_PRONOUNS = {"他": "M", "她": "F", "我": "I"}
 _EN_VERB = re.compile(r"\b(?:" + "|".join([*EN_SPEECH_VERBS, *EN_SPEECH_NOUNS]) + r")\b", re.IGNORECASE)
+_EN_POSSESSIVE_PRONOUN_SPEECH = re.compile(r"\b([Hh]is|[Hh]er)\s+(?:\w+\s+){0,2}?(?:" + "|".join(EN_SPEECH_NOUNS) + r")\b")
 _EN_POSSESSIVE_SPEECH = re.compile(r"['’]s\s+(?:\w+\s+){0,2}?(?:" + "|".join(EN_SPEECH_NOUNS) + r")\b")
 _ZH_VERB = re.compile("|".join(sorted(ZH_SPEECH_VERBS, key=len, reverse=True)))
 _EN_PRONOUN = re.compile(r"\b(?:[Hh]e|[Ss]he|I)\b")
@@ -138,6 +139,8 @@ class Attributor:
                 continue
             found.append(Candidate(match.start(), match.end(), None, self.pronoun_gender[match.group().lower() if not self.zh else match.group()]))
         if not self.zh:
+            for match in _EN_POSSESSIVE_PRONOUN_SPEECH.finditer(self.text, start, end):
+                found.append(Candidate(match.start(), match.end(), None, "M" if match.group(1).lower() == "his" else "F"))
             for match in _EN_NOUN_REFERENCE.finditer(self.text, start, end):
                 if not any(s <= match.start() < e for s, e in taken):
                     owner = {"his": "M", "her": "F"}.get(match.group().split()[0].lower())
