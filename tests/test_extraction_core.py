@@ -294,3 +294,10 @@ def test_mixed_encoding_keeps_the_text_and_names_the_lines():
     decoded = decode_bytes(data, "mixed.txt")
     assert decoded.encoding == "utf-8" and "café" in decoded.text and "\ufffd" in decoded.text
     assert decoded.warnings == ("mixed.txt:2: invalid UTF-8 byte b'\\xe9' replaced by U+FFFD",)
+
+
+def test_discovery_skips_places_that_never_speak():
+    text = "\n\n".join(['They drove to Harbury. "Hello," said Lucy Vance.', 'Harbury was quiet. "Hi," said Robert Drake.'] * 3)
+    utterances, _ = find_quotes(text, paragraphs(text))
+    names = {alias for member in discover_cast(text, utterances, "en").members for alias in member.aliases}
+    assert "Harbury" not in names and {"Lucy Vance", "Robert Drake"} <= names

@@ -1,7 +1,8 @@
 """Character discovery without a cast: names found by frequency next to speech verbs, aliases merged.
 
 English: capitalised name sequences (with an optional title: Mr., Mrs., Miss, Dr., Lady ...) that are not
-ordinary sentence-initial words; a lone given name or surname merges into the one longer name that
+ordinary sentence-initial words and that are somewhere the subject of a speech verb ("said Lucy"; places
+never are) unless they carry a title; a lone given name or surname merges into the one longer name that
 contains it. Chinese: two- or three-character strings right before a speech verb, starting with a common
 surname; a given name (少平) merges into the full name (孙少平) it ends. Gender comes from titles, then
 from the pronouns that follow the name. spaCy NER is used instead for English when a trained pipeline is
@@ -14,6 +15,7 @@ import re
 from collections import Counter
 
 from operators.extraction.cast import Cast, CastMember
+from operators.extraction.lexicon import EN_SPEECH_VERBS
 from operators.extraction.quotes import Utterance
 
 MALE_TITLES = {"Mr", "Mr.", "Sir", "Lord", "Monsieur", "Father", "Uncle", "Captain", "Colonel", "Dr", "Dr.", "Count", "Prince", "King"}
@@ -70,10 +72,28 @@ def _discover_en(text: str, utterances: list[Utterance], min_count: int) -> Cast
         if words[0] in _EN_STOP and words[0].rstrip(".") not in _TITLE_WORDS:
             name = " ".join(words[1:])
             words = words[1:]
-        if not words or any(lower_words[w.lower()] > 2 for w in _plain_words(name)):
+        if not _plain_words(name) or any(lower_words[w.lower()] > 2 for w in _plain_words(name)):
             continue
         counts[name] += 1
-    return _merge([n for n, c in counts.most_common() if c >= min_count], counts, narration)
+    names = [n for n, c in counts.most_common() if c >= min_count]
+    speakers = _speech_subjects(narration)
+    return _merge([n for n in names if n.split()[0].rstrip(".") in _TITLE_WORDS or n in speakers], counts, narration)
+
+
+def _speech_subjects(narration: str) -> set[str]:
+    """Names right after or before a speech verb ("said Lucy", "Lucy quietly replied"): people, never places."""
+    speech = re.compile(r"\b(?:" + "|".join(EN_SPEECH_VERBS) + r")\b")
+    after = re.compile(r"\s+(" + _EN_NAME.pattern + ")")
+    before = re.compile(r"(" + _EN_NAME.pattern + r")\s+(?:\w+ly\s+)?$")
+    found: set[str] = set()
+    for match in speech.finditer(narration):
+        following = after.match(narration, match.end(), match.end() + 60)
+        if following:
+            found.add(" ".join(following.group(1).split()))
+        preceding = before.search(narration, max(0, match.start() - 60), match.start())
+        if preceding:
+            found.add(" ".join(preceding.group(1).split()))
+    return found
 
 
 def _discover_spacy(text: str, utterances: list[Utterance], min_count: int) -> Cast:
@@ -145,8 +165,9 @@ def _gender(name: str, narration: str) -> str | None:
     if title in FEMALE_TITLES:
         return "F"
     male = female = 0
-    for match in re.finditer(re.escape(name) + r"\b[^\n]{0,60}?\b([Hh]e|[Hh]is|him|[Ss]he|[Hh]er)\b", narration):
-        if match.group(1).lower() in ("he", "his", "him"):
+    # Subject pronouns only: "Darcy looked at her" says nothing about Darcy.
+    for match in re.finditer(re.escape(name) + r"\b[^\n]{0,60}?\b([Hh]e|[Ss]he)\b", narration):
+        if match.group(1).lower() == "he":
             male += 1
         else:
             female += 1
