@@ -8,6 +8,7 @@ everyone else's `role = user` (with `speaker` naming them and `user_role` listin
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -99,9 +100,11 @@ def profile_of(result: NovelExtraction, name: str) -> str | None:
     parts = [member.profile] if member and member.profile else []
     aliases = member.aliases if member else [name]
     quoted = [(s, e) for u in result.utterances for s, e in u.spans]
+    starts = [s for s, _ in quoted]
     pattern = re.compile("|".join(re.escape(a) for a in sorted(aliases, key=len, reverse=True)))
     for match in pattern.finditer(result.text):
-        if any(s <= match.start() < e for s, e in quoted[:2000]):
+        index = bisect.bisect_right(starts, match.start()) - 1
+        if index >= 0 and quoted[index][0] <= match.start() < quoted[index][1]:
             continue
         sentence = _sentence_around(result.text, match.start())
         if len(sentence) > 20 and not any(mark in sentence for mark in "\"“”「」"):
