@@ -85,7 +85,7 @@ def _write(out: Path, reader: Any, files: list[str]) -> None:
 
 @app.command("novel")
 def novel(
-    paths: Annotated[list[Path], typer.Argument(help="Novel text files (.txt, UTF-8 / GB18030 / GBK) or folders of them.")],
+    paths: Annotated[list[Path], typer.Argument(help="Novel files (.txt in UTF-8 / GB18030 / GBK, or .epub) or folders of them.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: corpus/, quotes/, rejects/.")],
     cast: Annotated[Path | None, typer.Option("--cast", help="Cast file: CSV `name,aliases,gender` (aliases `;`-separated) or YAML.")] = None,
     lang: Annotated[str, typer.Option("--lang", help="auto | zh | en.")] = "auto",
@@ -97,7 +97,7 @@ def novel(
     """Quotes, speakers and per-character dialogue sessions from novels."""
     from operators.readers.novel import NovelConfig, NovelReader
 
-    files = _files(paths, (".txt",))
+    files = _files(paths, (".txt", ".epub"))
     try:
         config = NovelConfig(
             paths=files or ["-"], cast=str(cast) if cast else None, language=lang, characters=characters or [],

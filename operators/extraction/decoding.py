@@ -110,6 +110,10 @@ def _normalise(text: str) -> str:
 
 
 def read_text(path: str) -> Decoded:
-    """Read and decode a file (see `decode_bytes`)."""
+    """Read and decode a file (see `decode_bytes`); an `.epub` becomes its text (offsets into that text)."""
+    if path.lower().endswith(".epub"):
+        from operators.extraction.epub import epub_text
+
+        return Decoded(epub_text(path), "epub")
     with open(path, "rb") as handle:
         return decode_bytes(handle.read(), path)

@@ -1,4 +1,4 @@
-"""`read.novel`: plain-text novels (UTF-8, UTF-8 BOM, GB18030/GBK) -> dialogue sessions, one row per
+"""`read.novel`: plain-text novels (UTF-8, UTF-8 BOM, GB18030/GBK) or EPUB -> dialogue sessions, one row per
 (session, target character); every quote goes to the `quotes` side table.
 
 A file that cannot be read (empty, binary, undecodable, a bad cast file) becomes one reject row at line 0
@@ -52,7 +52,7 @@ def line_of(text: str, offset: int) -> int:
 class NovelReader(Source):
     name: ClassVar[str] = "read.novel"
     Config = NovelConfig
-    suffixes = (".txt",)
+    suffixes = (".txt", ".epub")
     summary = "Plain-text novels (zh/en) -> per-character dialogue sessions; quotes with speakers to the quotes side table."
 
     def _cast(self) -> Cast | None:
