@@ -301,3 +301,10 @@ def test_discovery_skips_places_that_never_speak():
     utterances, _ = find_quotes(text, paragraphs(text))
     names = {alias for member in discover_cast(text, utterances, "en").members for alias in member.aliases}
     assert "Harbury" not in names and {"Lucy Vance", "Robert Drake"} <= names
+
+
+def test_second_quote_introduced_by_its_own_speaker_is_a_new_utterance():
+    text = 'Tom stood up. "Schlegels again!" he exclaimed. Then Anna said, "Oh no, it is the doctor."'
+    found, _, _ = quotes_of(text)
+    assert found == [["Schlegels again!"], ["Oh no, it is the doctor."]]
+    assert [s for s, _ in speakers(text)] == ["Tom Hale", "Anna Reed"]

@@ -22,6 +22,7 @@ STYLES: dict[str, tuple[str, str]] = {
 }
 _WORD_AFTER = re.compile(r"\w")
 _SENTENCE_END_IN_GAP = re.compile(r"[.!?;]\s+\S")
+_INTRODUCES = re.compile(r"(?:\b[A-Z][a-z]+|\b[Hh]e|\b[Ss]he|\bI)\s+(?:\w+ly\s+)?(?:" + "|".join(EN_SPEECH_VERBS) + r")\s*[,:]?\s*$")
 _OWN_REPORT = re.compile(r"[\s,!?.;:\-—]*(?:[\w.]+\s+){0,3}?(?:" + "|".join(EN_SPEECH_VERBS) + r")\b")
 
 
@@ -172,6 +173,8 @@ def _same_breath(text: str, previous_end: int, start: int, end: int, paragraph_e
     gap = text[previous_end:start]
     if len(gap.split()) > 30:
         return False
+    if _SENTENCE_END_IN_GAP.search(gap) and _INTRODUCES.search(gap.rstrip("\"“‘「『 \n")):
+        return False  # "…," he said. Then Dolly said, "…": the second quote has its own speaker
     return not (_SENTENCE_END_IN_GAP.search(gap) and _OWN_REPORT.match(text, end + 1, min(paragraph_end, end + 60)))
 
 
