@@ -308,3 +308,8 @@ def test_second_quote_introduced_by_its_own_speaker_is_a_new_utterance():
     found, _, _ = quotes_of(text)
     assert found == [["Schlegels again!"], ["Oh no, it is the doctor."]]
     assert [s for s, _ in speakers(text)] == ["Tom Hale", "Anna Reed"]
+
+
+def test_alternation_yields_to_a_named_next_turn():
+    text = '"Where were you?" asked Anna.\n\n"At the mill," said Tom.\n\n"I went there twice to see the new wheel."\n\n"Did you?" said Anna.'
+    assert [s for s, _ in speakers(text)] == ["Anna Reed", "Tom Hale", "Tom Hale", "Anna Reed"]

@@ -420,8 +420,19 @@ class Attributor:
             if 0 <= far < len(utterances) and self._same_conversation(utterances[near], utterances[far]):
                 other = utterances[far]
                 if other.speaker and other.speaker != neighbour.speaker and other.speaker not in utterance.addressees:
+                    if step == -1 and self._named_next(utterances, number) == other.speaker and neighbour.speaker:
+                        # A-B-?-A with the last A named by its own tag: the turn that doubles is B's.
+                        return neighbour.speaker, 0.5
                     return other.speaker, 0.6 if step == -1 else 0.55
         return None, 0.0
+
+    def _named_next(self, utterances: list[Utterance], number: int) -> str | None:
+        """The speaker of the next quote of the conversation when its own reporting clause names it."""
+        if number + 1 < len(utterances) and self._same_conversation(utterances[number], utterances[number + 1]):
+            following = utterances[number + 1]
+            if following.method == "explicit" and following.confidence >= 0.85:
+                return following.speaker
+        return None
 
     def _fallback(self, utterances: list[Utterance]) -> None:
         """The most recently mentioned character that is neither the previous speaker nor addressed in the quote."""
