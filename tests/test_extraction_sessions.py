@@ -74,3 +74,15 @@ def test_quotes_table_offsets_exclude_marks():
     first = table.slice(0, 1).to_pylist()[0]
     assert BOOK[first["start"] - 1] == '"' and BOOK[first["start"]:first["end"]] == "Where were you?"
     assert first["speaker"] == "Anna Reed" and first["method"] == "explicit"
+
+
+def test_monologue_is_not_a_dialogue_and_unknown_is_not_a_user_role():
+    text = '"One thing," said Anna.\n\nShe paused.\n\n"And another," said Anna.\n\n"Who is there?"'
+    cast = Cast([CastMember("Anna Reed", ["Anna Reed", "Anna"], "F")])
+    result = extract_novel(text, cast, "en")
+    result.utterances[-1].speaker = None  # an unattributed last line
+    rows = dialogue_rows(result, "m.txt", SessionConfig(min_lines=1))
+    assert len(rows) == 1 and rows[0]["user_role"] == "unknown"
+    assert [t["speaker"] for t in rows[0]["turns"]] == ["Anna Reed", "unknown"]
+    result.utterances.pop()
+    assert dialogue_rows(result, "m.txt", SessionConfig(min_lines=1)) == []

@@ -3,7 +3,8 @@
 A session is a run of consecutive quotes broken by a chapter heading, a scene break, a gap of more than
 `max_gap` paragraphs, or more than `max_narration` characters of narration between two quotes. For each
 target character speaking in a session, one dialogue: that character's lines are `role = character`,
-everyone else's `role = user` (with `speaker` naming them and `user_role` listing them).
+everyone else's `role = user` (with `speaker` naming them, `unknown` when unattributed, and `user_role`
+listing the named ones). A session where only the target speaks is skipped.
 """
 
 from __future__ import annotations
@@ -140,7 +141,10 @@ def dialogue_rows(result: NovelExtraction, document: str, config: SessionConfig,
                 continue
             if name not in profiles:
                 profiles[name] = profile_of(result, name)
-            others = [s for s in dict.fromkeys(t.speaker or UNKNOWN_SPEAKER for t in turns) if s != name]
+            if all(t.speaker == name for t in turns):
+                continue  # a monologue: nobody for the user role
+            named = [s for s in dict.fromkeys(t.speaker for t in turns) if s and s != name]
+            others = named or [UNKNOWN_SPEAKER]
             row_turns = [
                 {
                     "role": "character" if t.speaker == name else "user",
