@@ -56,7 +56,7 @@ def test_dialogue_rows_per_target_character():
     tom = rows[1]
     assert [t["role"] for t in tom["turns"]] == ["user", "character", "user", "character"]
     for row in rows:
-        record = {**row, "meta": dict(row["meta"])}
+        record = {**row, "meta": {e["key"]: e["value"] for e in row["meta"]}}
         record["character"] = {**row["character"], "attributes": {**row["character"]["attributes"], "extra": {}}}
         Dialogue.model_validate(record)
 

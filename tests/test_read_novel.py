@@ -8,6 +8,12 @@ from operators.base import RunContext
 from operators.columns import INPUT_FILE, INPUT_LINE, REJECT_DETAIL, REJECT_REASON
 from operators.readers.novel import NovelConfig, NovelReader
 
+
+def entries(value) -> dict:
+    """A dict field read back from Arrow: map entries are (key, value) tuples, struct entries dicts."""
+    return dict((e["key"], e["value"]) if isinstance(e, dict) else e for e in value)
+
+
 ZH_BOOK = "第一章\n孙少平走进屋。田晓霞抬起头。\n晓霞问：“你怎么来了？”\n“想你了。”少平说。\n“真的？”\n“真的。”\n"
 
 
@@ -28,7 +34,7 @@ def test_gbk_novel_with_cast(tmp_path):
     assert {r["character"]["name"] for r in rows} == {"孙少平", "田晓霞"}
     row = next(r for r in rows if r["character"]["name"] == "孙少平")
     assert [t["role"] for t in row["turns"]] == ["user", "character", "user", "character"]
-    assert row["language"] == "zh" and dict(row["meta"])["encoding"] == "gbk"
+    assert row["language"] == "zh" and entries(row["meta"])["encoding"] == "gbk"
     assert row[INPUT_FILE] == path and row[INPUT_LINE] == 3
     quotes = pq.read_table(next((staging / "quotes").iterdir()))
     assert quotes.column("speaker").to_pylist() == ["田晓霞", "孙少平", "田晓霞", "孙少平"]

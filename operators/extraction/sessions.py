@@ -184,7 +184,8 @@ def dialogue_rows(result: NovelExtraction, document: str, config: SessionConfig,
                     "turns": row_turns,
                     "source": "extraction",
                     "source_ref": f"{document}:{start}-{end}",
-                    "meta": list({**(meta or {}), "session": str(number), "chapter": str(session[0].chapter)}.items()),
+                    # Key/value entries: the Arrow form of a dict field (a map, or a list of key/value structs).
+                    "meta": [{"key": k, "value": v} for k, v in {**(meta or {}), "session": str(number), "chapter": str(session[0].chapter)}.items()],
                 }
             )
     return rows
