@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import pairwise
 
-from operators.extraction.cast import Cast, Mentions, expand_aliases
+from operators.extraction.cast import Cast, CastMember, Mentions, expand_aliases
 from operators.extraction.lexicon import EN_SPEECH_NOUNS, EN_SPEECH_VERBS, ZH_SPEECH_VERBS
 from operators.extraction.quotes import Utterance
 from operators.extraction.text import SENTENCE_END, Paragraph
@@ -69,17 +69,15 @@ class Attributor:
     def __init__(self, text: str, paras: list[Paragraph], cast: Cast, language: str) -> None:
         self.text = text
         self.paras = paras
-        self.cast = cast
         self.zh = language == "zh"
         if not self.zh:
             cast = expand_aliases(cast)
         self.gender = {m.name: m.gender for m in cast.members}
         if self.zh:
             # A one-character alias (霞, 亭) matches inside ordinary words far more often than it names someone.
-            cast = Cast([m.__class__(m.name, [a for a in m.aliases if len(a) > 1] or [m.name], m.gender) for m in cast.members])
+            cast = Cast([CastMember(m.name, [a for a in m.aliases if len(a) > 1] or [m.name], m.gender) for m in cast.members])
         self.all_mentions = self._resolve_mentions(Mentions(cast).candidates(text))
         self.all_starts = [s for s, _, _ in self.all_mentions]
-        self.prominence = Counter(name for _, _, name in self.all_mentions)
         self.verb = _ZH_VERB if self.zh else _EN_VERB
         self.pronoun = _ZH_PRONOUN if self.zh else _EN_PRONOUN
         self.pronoun_gender = ZH_PRONOUNS if self.zh else EN_PRONOUNS

@@ -170,9 +170,8 @@ def expand_aliases(cast: Cast) -> Cast:
 class Mentions:
     """Finds cast names in text: longest alias first, word-bounded for alphabetic scripts."""
 
-    def __init__(self, cast: Cast, prominence: dict[str, int] | None = None) -> None:
+    def __init__(self, cast: Cast) -> None:
         self.index = cast.alias_index()
-        self.prominence = prominence or {}
         aliases = sorted(self.index, key=len, reverse=True)
         bounded, free = [], []
         for alias in aliases:
@@ -185,11 +184,9 @@ class Mentions:
         self.pattern = re.compile("|".join(pieces)) if pieces else None
 
     def resolve(self, alias: str) -> str:
-        """The main name for an alias; an ambiguous alias goes to the most prominent character."""
-        names = self.index[alias]
-        if len(names) == 1:
-            return names[0]
-        return max(names, key=lambda n: self.prominence.get(n, 0))
+        """The main name for an alias; an ambiguous alias goes to the first character listed with it
+        (the attributor resolves ambiguous mentions by context instead, see `candidates`)."""
+        return self.index[alias][0]
 
     def candidates(self, text: str) -> list[tuple[int, int, list[str]]]:
         """(start, end, every character the alias may name) for each mention in the text."""
