@@ -313,3 +313,8 @@ def test_second_quote_introduced_by_its_own_speaker_is_a_new_utterance():
 def test_alternation_yields_to_a_named_next_turn():
     text = '"Where were you?" asked Anna.\n\n"At the mill," said Tom.\n\n"I went there twice to see the new wheel."\n\n"Did you?" said Anna.'
     assert [s for s, _ in speakers(text)] == ["Anna Reed", "Tom Hale", "Tom Hale", "Anna Reed"]
+
+
+def test_title_vocative_rules_out_the_wrong_gender():
+    text = 'Tom and Anna came in, and Mary rose.\n\n"Hello," said Tom.\n\n"Good day, madam," said Mary.\n\n"Good day to you."'
+    assert speakers(text)[2][0] != "Tom Hale"

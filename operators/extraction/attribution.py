@@ -45,6 +45,7 @@ _EN_NOUN_REFERENCE = re.compile(
     + "|".join(_EN_NOUN_GENDER) + r")\b",
     re.IGNORECASE,
 )
+_EN_TITLE_VOCATIVE = re.compile(r"(?:^|[,!?]\s*)(sir|madam|ma'am|monsieur|madame|my lord|my lady|mister)\s*(?:[,.!?;]|$)", re.IGNORECASE)
 _EN_OBJECT_BEFORE = re.compile(r"\b(?:to|at|with|of|for|towards|toward|from|upon|on|by|than|about|and|as)\s+$", re.IGNORECASE)
 _ZH_OBJECT_BEFORE = re.compile(r"(?:对|向|给|跟|和|同|与|朝|冲|把|被|叫|让|问|望着|看着|盯着)$")
 
@@ -417,12 +418,20 @@ class Attributor:
                 return neighbour.speaker, 0.6
             if 0 <= far < len(utterances) and self._same_conversation(utterances[near], utterances[far]):
                 other = utterances[far]
-                if other.speaker and other.speaker != neighbour.speaker and other.speaker not in utterance.addressees:
+                if other.speaker and other.speaker != neighbour.speaker and other.speaker not in utterance.addressees \
+                        and self._fits_title(other.speaker, neighbour):
                     if step == -1 and self._named_next(utterances, number) == other.speaker and neighbour.speaker:
                         # A-B-?-A with the last A named by its own tag: the turn that doubles is B's.
                         return neighbour.speaker, 0.5
                     return other.speaker, 0.6 if step == -1 else 0.55
         return None, 0.0
+
+    def _fits_title(self, name: str, neighbour: Utterance) -> bool:
+        """A neighbouring quote that says "sir" or "madam" addresses a man or a woman."""
+        match = _EN_TITLE_VOCATIVE.search(neighbour.text) if not self.zh else None
+        if match is None or self.gender.get(name) not in ("M", "F"):
+            return True
+        return self.gender[name] == ("M" if match.group(1).lower() in ("sir", "monsieur", "my lord", "mister") else "F")
 
     def _named_next(self, utterances: list[Utterance], number: int) -> str | None:
         """The speaker of the next quote of the conversation when its own reporting clause names it."""
