@@ -446,12 +446,13 @@ class Attributor:
         for number, utterance in enumerate(utterances):
             if utterance.speaker:
                 continue
-            previous = utterances[number - 1].speaker if number > 0 and self._same_conversation(utterance, utterances[number - 1]) else None
+            before = utterances[number - 1] if number > 0 and self._same_conversation(utterance, utterances[number - 1]) else None
+            previous = before.speaker if before is not None else None
             index = bisect.bisect_left(self.mention_starts, utterance.start) - 1
             seen = 0
             while index >= 0 and seen < 20:
                 name = self.narration_mentions[index][1]
-                if name != previous and name not in utterance.addressees:
+                if name != previous and name not in utterance.addressees and (before is None or self._fits_title(name, before)):
                     utterance.speaker, utterance.method, utterance.confidence = name, "implicit", 0.3
                     break
                 index -= 1
