@@ -318,3 +318,8 @@ def test_alternation_yields_to_a_named_next_turn():
 def test_title_vocative_rules_out_the_wrong_gender():
     text = 'Tom and Anna came in, and Mary rose.\n\n"Hello," said Tom.\n\n"Good day, madam," said Mary.\n\n"Good day to you."'
     assert speakers(text)[2][0] != "Tom Hale"
+
+
+def test_of_several_names_before_the_verb_the_nearest_speaks():
+    text = 'When Mary had gone, Anna said, "She will be back."'
+    assert speakers(text) == [("Anna Reed", "explicit")]

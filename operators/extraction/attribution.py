@@ -173,6 +173,9 @@ class Attributor:
         if self.zh or not after:
             # Subject first: 晓霞不笑了，嘴里喃喃地说 / Then Emma, turning round, said
             before_verb = [c for c in candidates if c.start < verbs[-1].start()]
+            if not self.zh and before_verb and before_verb[0].name:
+                # "When Harriet had gone, Emma said": of several names, the one nearest the verb.
+                return [c for c in before_verb if c.name][-1]
             return (before_verb or candidates)[0]
         verb = verbs[0]
         return min(candidates, key=lambda c: c.start - verb.end() if c.start >= verb.end() else verb.start() - c.end + 1)
