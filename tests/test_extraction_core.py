@@ -323,3 +323,11 @@ def test_title_vocative_rules_out_the_wrong_gender():
 def test_of_several_names_before_the_verb_the_nearest_speaks():
     text = 'When Mary had gone, Anna said, "She will be back."'
     assert speakers(text) == [("Anna Reed", "explicit")]
+
+
+def test_first_person_narrator_found_from_vocatives():
+    cast = Cast([CastMember("Jake Barnes", ["Jake Barnes", "Jake"], "M"), CastMember("Brett Ashley", ["Brett Ashley", "Brett"], "F")])
+    text = '"Hello, Jake," Brett said.\n\n"Hello," I said.\n\nI looked at the river for a long while, and nobody said anything for an hour or more.\n\n"It is late."'
+    result = extract_novel(text, cast, "en")
+    assert [(u.speaker, u.method) for u in result.utterances[:2]] == [("Brett Ashley", "explicit"), ("Jake Barnes", "anaphoric")]
+    assert result.utterances[2].speaker == "Jake Barnes"  # "I" in the narration is the narrator

@@ -46,6 +46,7 @@ _EN_NOUN_REFERENCE = re.compile(
     re.IGNORECASE,
 )
 _EN_TITLE_VOCATIVE = re.compile(r"(?:^|[,!?]\s*)(sir|madam|ma'am|monsieur|madame|my lord|my lady|mister)\s*(?:[,.!?;]|$)", re.IGNORECASE)
+_EN_I = re.compile(r"\bI\b")
 _EN_OBJECT_BEFORE = re.compile(r"\b(?:to|at|with|of|for|towards|toward|from|upon|on|by|than|about|and|as)\s+$", re.IGNORECASE)
 _ZH_OBJECT_BEFORE = re.compile(r"(?:对|向|给|跟|和|同|与|朝|冲|把|被|叫|让|问|望着|看着|盯着)$")
 
@@ -216,6 +217,13 @@ class Attributor:
             if reference.pronoun == "I":
                 first_person.append(number)
         self._find_narrator(utterances, first_person)
+        if self.narrator and not self.zh:
+            # In a first-person novel, "I" in the narration is a mention of the narrator.
+            for pieces in narration.values():
+                for start, end in pieces:
+                    self.narration_mentions.extend((m.start(), self.narrator) for m in _EN_I.finditer(self.text, start, end))
+            self.narration_mentions.sort()
+            self.mention_starts = [s for s, _ in self.narration_mentions]
         self._continuations(utterances)
         self._alternate(utterances)
         self._fallback(utterances)
