@@ -28,3 +28,19 @@ def test_any_text_extracts_with_spans_inside_the_text(text, language):
     rows = dialogue_rows(result, "x.txt", SessionConfig(min_lines=1))
     assert all(row["turns"] for row in rows)
     assert len(quote_rows(result, "x.txt")) == len(result.utterances)
+
+
+SCRIPT_LINES = st.sampled_from(["周朴园：你好。", "繁漪(冷笑)：不。", "（幕启）", "第一场", "INT. ROOM - DAY", "", "ANNA", "(quietly)", "Hello there.",
+                                "HAMLET.", "Ham. To be.", "ACT I", "Enter Hamlet.", "DRAMATIS PERSONAE", "这里没人。"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(SCRIPT_LINES, max_size=40).map("\n".join), st.sampled_from(["auto", "zh", "fountain", "play"]))
+def test_any_script_parses_with_spans_inside_the_text(text, fmt):
+    from operators.extraction.scripts import extract_script
+
+    result = extract_script(text, fmt)
+    for utterance in result.extraction.utterances:
+        assert utterance.speaker and all(0 <= s < e <= len(text) for s, e in utterance.spans)
+        assert utterance.text == ("" if result.format == "zh" else " ").join(" ".join(text[s:e].split()) for s, e in utterance.spans)
+    assert all(1 <= line <= text.count("\n") + 1 for line, _ in result.problems)
