@@ -263,7 +263,8 @@ class Attributor:
         # paragraph is usually a reaction by someone else.
         if self.zh and ceiling == para.end and para.end - utterance.end <= 2 and para.index + 1 < len(self.paras):
             following = self.paras[para.index + 1]
-            if following.index not in quoted_paras:
+            # A line ending in a colon introduces the next quote, not this one.
+            if following.index not in quoted_paras and self.text[following.end - 1] not in ":：":
                 start, end = self._clause_after(following.start, min(following.end, following.start + 40))
                 found = self._reporting(start, end, after=True)
                 if found and found.start - following.start <= 8:
