@@ -331,3 +331,9 @@ def test_first_person_narrator_found_from_vocatives():
     result = extract_novel(text, cast, "en")
     assert [(u.speaker, u.method) for u in result.utterances[:2]] == [("Brett Ashley", "explicit"), ("Jake Barnes", "anaphoric")]
     assert result.utterances[2].speaker == "Jake Barnes"  # "I" in the narration is the narrator
+
+
+def test_zh_the_one_asked_answers():
+    cast = Cast([CastMember("田福军", ["田福军", "福军"], "M"), CastMember("乔伯年", ["乔伯年", "乔书记"], "M"), CastMember("孙少平", ["孙少平"], "M")])
+    text = "\n".join(["孙少平来过了。", "“那么，黄原地区的班子呢？”", "田福军问乔书记。", "“由正文接替你的工作。”"])
+    assert [s for s, _ in speakers(text, cast, "zh")] == ["田福军", "乔伯年"]

@@ -47,6 +47,7 @@ _EN_NOUN_REFERENCE = re.compile(
 )
 _EN_TITLE_VOCATIVE = re.compile(r"(?:^|[,!?]\s*)(sir|madam|ma'am|monsieur|madame|my lord|my lady|mister)\s*(?:[,.!?;]|$)", re.IGNORECASE)
 _EN_I = re.compile(r"\bI\b")
+_ZH_ADDRESSED_BEFORE = re.compile(r"(?:对|向|问|朝|冲)$")
 _EN_OBJECT_BEFORE = re.compile(r"\b(?:to|at|with|of|for|towards|toward|from|upon|on|by|than|about|and|as)\s+$", re.IGNORECASE)
 _ZH_OBJECT_BEFORE = re.compile(r"(?:对|向|给|跟|和|同|与|朝|冲|把|被|叫|让|问|望着|看着|盯着)$")
 
@@ -84,6 +85,7 @@ class Attributor:
         self.pronoun = _ZH_PRONOUN if self.zh else _EN_PRONOUN
         self.pronoun_gender = ZH_PRONOUNS if self.zh else EN_PRONOUNS
         self.object_before = _ZH_OBJECT_BEFORE if self.zh else _EN_OBJECT_BEFORE
+        self.clause_addressees: list[str] = []
         self.narration_mentions: list[tuple[int, str]] = []
         self.narrator: str | None = None
 
@@ -168,6 +170,12 @@ class Attributor:
         verbs = list(self.verb.finditer(self.text, start, end))
         if not verbs:
             return None
+        if self.zh:
+            # "田福军问乔书记": whoever is asked or spoken to is the likely next speaker. (The English
+            # counterpart, "said Emma to Harriet", measured worse on PDNC and is not used.)
+            self.clause_addressees = [
+                name for s, _, name in self._find(start, end) if _ZH_ADDRESSED_BEFORE.search(self.text[max(start, s - 10):s])
+            ]
         candidates = self._candidates(start, end)
         if not candidates:
             return None
@@ -205,9 +213,11 @@ class Attributor:
         for number, utterance in enumerate(utterances):
             if utterance.continues_previous and number > 0:
                 continue
+            self.clause_addressees = []
             reference, method, confidence = self._explicit(utterance, by_para, narration, quoted_paras)
             if reference is None:
                 continue
+            utterance.addressees.extend(n for n in self.clause_addressees if n not in utterance.addressees and n != reference.name)
             if reference.name:
                 self._assign(utterance, reference, method, confidence, utterances, number)
             else:
