@@ -337,3 +337,8 @@ def test_zh_the_one_asked_answers():
     cast = Cast([CastMember("田福军", ["田福军", "福军"], "M"), CastMember("乔伯年", ["乔伯年", "乔书记"], "M"), CastMember("孙少平", ["孙少平"], "M")])
     text = "\n".join(["孙少平来过了。", "“那么，黄原地区的班子呢？”", "田福军问乔书记。", "“由正文接替你的工作。”"])
     assert [s for s, _ in speakers(text, cast, "zh")] == ["田福军", "乔伯年"]
+
+
+def test_zh_narration_line_after_a_quote_names_its_speaker():
+    text = "\n".join(["少平并不认识部长。", "“这是我的同学。我们还是亲戚哩！”", "晓霞有点结巴地给部长编织了她和少平的关系。"])
+    assert speakers(text, ZH_CAST, "zh") == [("田晓霞", "explicit")]

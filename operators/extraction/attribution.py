@@ -286,6 +286,12 @@ class Attributor:
             candidates = self._candidates(start, min(end, start + 60))
             if candidates and candidates[0].start - start <= (4 if self.zh else 12):
                 return candidates[0], *self._grade(candidates[0], 0.6)
+        # Chinese line layout: a narration line right after the quote that starts with a character (晓霞有点结巴地…).
+        if self.zh and ceiling == para.end and para.index + 1 < len(self.paras) and para.index + 1 not in quoted_paras:
+            following = self.paras[para.index + 1]
+            candidates = [c for c in self._candidates(following.start, min(following.end, following.start + 20)) if c.name]
+            if candidates and candidates[0].start - following.start <= 1:
+                return candidates[0], "explicit", 0.5
         # A narration paragraph just before that starts with a character: "Emma turned to him. ..."
         if not self.zh and floor == para.start and para.index > 0 and para.index - 1 not in quoted_paras:
             previous = self.paras[para.index - 1]
