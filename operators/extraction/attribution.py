@@ -260,7 +260,7 @@ class Attributor:
             previous = self.paras[para.index - 1]
             earlier = by_para.get(previous.index)
             start = earlier[-1].end + 1 if earlier else previous.start
-            if previous.end - start > 3 and self.text[previous.end - 1] in ":：,，—-":
+            if previous.end - start > 1 and self.text[previous.end - 1] in ":：,，—-":
                 found = self._reporting(*self._clause_before(previous.end, start), after=False)
                 if found:
                     return found, *self._grade(found, 0.85)
