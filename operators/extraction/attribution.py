@@ -1,19 +1,20 @@
 """Speaker attribution by rules: explicit, anaphoric, implicit (turn alternation), vocatives, aliases.
 
 Each utterance gets `speaker` (a cast main name or None), `method` (explicit | anaphoric | implicit |
-none) and `confidence`. The passes, in order:
+none) and `confidence`. The passes, in order (docs/extraction.md lists every rule with an example):
 
-1. Reporting clause: the narration next to a quote ("…," said Emma / Emma replied: "…" / 晓霞问道：“…”)
-   holds a speech verb and a name (explicit) or a pronoun resolved to the most recent character of that
-   gender (anaphoric); "I said" goes to the narrator, found from the vocatives around such quotes.
-2. Action beat: a paragraph whose narration starts with a character ("Emma laughed. '…'") gives that
-   character (explicit, lower confidence); a pronoun subject is resolved as in 1.
-3. Turn alternation inside a conversation (quotes in nearby paragraphs): A-B-A-B, forward and backward;
-   a name used as a vocative in a quote is the addressee, so it is not the speaker but it is the likely
-   next speaker.
-4. What is left: the most salient character in the conversation that is not the previous speaker.
+1. Reporting clause: the narration next to a quote ("…," said Emma / Emma replied: "…" / 晓霞问道：“…”),
+   or the tag line before or (Chinese line layout) after it, holds a speech verb and a name (explicit)
+   or a pronoun (anaphoric). Names are attributed first, then pronouns, resolved to the character the
+   previous quote addressed, the paragraph's subject, or the most recent character of that gender who
+   did not just speak. "I said" goes to the narrator, found from the vocatives around such quotes.
+2. Action beat: narration of the quote's paragraph, or of the narration paragraph just before it, that
+   starts with a character ("Emma laughed. '…'") gives that character (explicit, lower confidence).
+3. Turn alternation inside a run of turns (adjacent paragraphs or short narration between): A-B-A-B,
+   forward and backward; a name used as a vocative in a quote is the addressee, so it is not the speaker
+   but it is the likely next speaker.
+4. What is left: the most recently mentioned character that neither just spoke nor is addressed.
 """
-
 from __future__ import annotations
 
 import bisect
