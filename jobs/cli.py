@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jobs import curate as curate_job
+from jobs.cli_extract import app as extract_app
 from jobs.cli_formats import app as formats_app
 from jobs.cli_report import app as report_app
 from jobs.cli_synthesis import app as synthesis_app
@@ -21,6 +22,7 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(report_app)
 app.add_typer(formats_app)
 app.add_typer(synthesis_app, name="synth")
+app.add_typer(extract_app, name="extract")
 console = Console()
 err = Console(stderr=True)
 

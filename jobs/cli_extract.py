@@ -1,8 +1,8 @@
 """`chardial extract`: dialogue sessions from novels and scripts, without a pipeline file.
 
-Writes OUT/corpus/part-00000.parquet (dialogues), OUT/quotes/part-00000.parquet (every quote with its
-speaker, method and confidence) and OUT/rejects/part-00000.parquet (files or lines that could not be
-used, each naming file and line), with the Arrow schemas of `schemas/`.
+Publishes a run folder like `chardial run` does: OUT/corpus/ (dialogues), OUT/quotes/ (every quote with its
+speaker, method and confidence), OUT/rejects/ (files or lines that could not be used, each naming file and
+line) and OUT/manifest.json with the ledger.
 """
 
 from __future__ import annotations
@@ -11,17 +11,13 @@ import logging
 from pathlib import Path
 from typing import Annotated, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import Progress
 
-from operators.base import RunContext
-from operators.columns import DIALOGUE_COLUMNS, INPUT_FILE, INPUT_LINE, RAW, REJECT_DETAIL, REJECT_OPERATOR, REJECT_REASON
-from schemas.extraction import QUOTES_SCHEMA
-from schemas.tables import DIALOGUE_SCHEMA, REJECT_SCHEMA
+from pipelines.execute import run_pipeline
+from pipelines.publish import PublishError
+from pipelines.spec import PipelineError, pipeline_from_dict
 
 app = typer.Typer(help="Extract dialogue sessions from novels and scripts (zh, en).", no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
@@ -39,48 +35,22 @@ def _files(paths: list[Path], suffixes: tuple[str, ...]) -> list[str]:
     return found
 
 
-def _write(out: Path, reader: Any, files: list[str]) -> None:
+def _publish(out: Path, source: str, config: Any, overwrite: bool, executor: str) -> None:
+    """Run the source as a one-step pipeline and publish it like any run: corpus, quotes, rejects, manifest."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)], force=True)
-    dialogues: list[dict[str, Any]] = []
-    rejects: list[dict[str, Any]] = []
-    quotes: list[pa.Table] = []
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("extracting", total=len(files))
-        for path in files:
-            rows, table, _ = reader.extract_file(path)
-            for row in rows:
-                (rejects if row.get(REJECT_REASON) else dialogues).append(row)
-            if table is not None:
-                quotes.append(table)
-            progress.advance(task)
-    for folder in ("corpus", "quotes", "rejects"):
-        (out / folder).mkdir(parents=True, exist_ok=True)
-    corpus = pa.Table.from_pylist([{k: row.get(k) for k in DIALOGUE_COLUMNS} for row in dialogues], schema=DIALOGUE_SCHEMA)
-    pq.write_table(corpus, out / "corpus" / "part-00000.parquet", compression="zstd")
-    quote_table = pa.concat_tables(quotes) if quotes else QUOTES_SCHEMA.empty_table()
-    pq.write_table(quote_table, out / "quotes" / "part-00000.parquet", compression="zstd")
-    reject_rows = [
-        {
-            "operator": row[REJECT_OPERATOR],
-            "reason": row[REJECT_REASON],
-            "detail": row[REJECT_DETAIL],
-            "input_file": row[INPUT_FILE],
-            "input_line": row[INPUT_LINE],
-            "dialogue_id": None,
-            "duplicate_of": None,
-            "record": row.get(RAW) or "",
-            "pipeline_run_id": None,
-        }
-        for row in rejects
-    ]
-    pq.write_table(pa.Table.from_pylist(reject_rows, schema=REJECT_SCHEMA), out / "rejects" / "part-00000.parquet", compression="zstd")
-    attributed = sum(1 for s in quote_table.column("speaker").to_pylist() if s) if quote_table.num_rows else 0
-    console.print(
-        f"{len(files)} file(s): {quote_table.num_rows} quotes ({attributed} attributed), "
-        f"{corpus.num_rows} dialogue sessions, {len(reject_rows)} rejects -> {out}"
-    )
-    for row in reject_rows[:10]:
-        console.print(f"[yellow]reject[/] {row['reason']}: {row['detail']}")
+    data = {"name": f"extract-{source.split('.')[-1]}", "sources": [{"op": source, **config.model_dump(mode="json", exclude_defaults=True), "paths": config.paths}]}
+    try:
+        pipeline = pipeline_from_dict(data, f"chardial extract {source}", Path.cwd())
+        manifest = run_pipeline(pipeline, out, executor=executor, overwrite=overwrite, log=lambda m: console.print(f"[dim]{m}[/]"), report=False)  # type: ignore[arg-type]
+    except (PipelineError, PublishError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    quotes = sum(s.rows for s in manifest.shards.get("quotes", []))
+    ledger = manifest.ledger
+    console.print(f"{len(config.paths)} file(s): {quotes} quotes, {ledger.output} dialogue sessions, {ledger.rejected} rejects -> {out}")
+    reasons = [f"{reason} {n}" for op in ledger.operators for reason, n in op.by_reason.items()]
+    if reasons:
+        console.print(f"[yellow]rejects[/]: {', '.join(reasons)} (see {out / 'rejects'})")
 
 
 @app.command("novel")
@@ -93,6 +63,8 @@ def novel(
     min_lines: Annotated[int, typer.Option(help="Quotes a character needs to be a default target.")] = 5,
     category: Annotated[str, typer.Option(help="celebrity | daily_life | fictional | other.")] = "fictional",
     work: Annotated[str | None, typer.Option(help="Title of the work (default: the file name).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a previous run published in --out.")] = False,
+    executor: Annotated[str, typer.Option(help="inprocess, or ray (one task per book).")] = "inprocess",
 ) -> None:
     """Quotes, speakers and per-character dialogue sessions from novels."""
     from operators.readers.novel import NovelConfig, NovelReader
@@ -105,7 +77,7 @@ def novel(
         )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
-    _write(out, NovelReader(config, RunContext()), files)
+    _publish(out, NovelReader.name, config, overwrite, executor)
 
 
 @app.command("script")
@@ -118,6 +90,8 @@ def script(
     min_lines: Annotated[int, typer.Option(help="Lines a character needs to be a default target.")] = 5,
     category: Annotated[str, typer.Option(help="celebrity | daily_life | fictional | other.")] = "fictional",
     work: Annotated[str | None, typer.Option(help="Title of the work (default: the file name).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a previous run published in --out.")] = False,
+    executor: Annotated[str, typer.Option(help="inprocess, or ray (one task per script).")] = "inprocess",
 ) -> None:
     """Per-character dialogue sessions (one per scene) from scripts and plays."""
     from operators.readers.script import ScriptConfig, ScriptReader
@@ -130,7 +104,7 @@ def script(
         )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
-    _write(out, ScriptReader(config, RunContext()), files)
+    _publish(out, ScriptReader.name, config, overwrite, executor)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ValidationError
 
 from schemas.arrow import SCHEMA_VERSION, arrow_schema, from_arrow_row
+from schemas.extraction import Quote
 from schemas.human_logs import HpiSession, HrpSession
 from schemas.llm_usage import LLMUsage
 from schemas.native import NativeDialogue
@@ -39,6 +40,7 @@ TABLES: dict[str, Table] = {
         Table("character_profile", CharacterProfile, "profiles/*.parquet: one character profile per row."),
         Table("preference_pair", PreferencePair, "pairs/*.parquet: one preference pair per row."),
         Table("reject", Reject, "rejects/*.parquet: one rejected record per row."),
+        Table("quotes", Quote, "quotes/*.parquet: every quote found in a novel, with its speaker, method and confidence."),
         Table("llm_usage", LLMUsage, "llm_usage/*.parquet: requests, cache hits, tokens and cost of each LLM batch."),
         Table("seeds", SeedsFile, "Synthesis seeds (YAML): characters to write profiles and dialogues for.", parquet=False),
         Table("composition", CompositionRow, "stats/composition.parquet: counts by category x scenario x source x language x split."),
