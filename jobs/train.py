@@ -1,0 +1,411 @@
+"""Ray Train jobs: SFT then DPO with TRL over the exported Parquet files.
+
+`python -m jobs.train sft|dpo --config CONFIG.yaml --data EXPORT_DIR --output RUN_DIR`
+
+The driver starts a `TorchTrainer`; each worker loads the *full* export with `datasets` and hands it to
+TRL's `SFTTrainer` (assistant-only loss) or `DPOTrainer`, and accelerate shards it across the workers.
+(Giving TRL a per-worker Ray shard would shard it twice: see docs/training.md.) RUN_DIR is the Ray
+Train run folder (a local path or any fsspec URI such as s3://bucket/runs/sft-1): checkpoints go
+there as `checkpoint-<step>/checkpoint/` (a Hugging Face model folder), metrics are reported to Ray
+and logged to `metrics.jsonl`, and `summary.json` is written at the end. Running the same command
+again with the same RUN_DIR resumes from the latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.fs as pafs
+
+from jobs.train_config import Kind, ModelSource, TrainConfig
+
+SPLIT_FILES = {"train": "train.parquet", "validation": "validation.parquet"}
+CHECKPOINT_SUBDIR = "checkpoint"  # the Hugging Face folder inside a Ray checkpoint (as RayTrainReportCallback lays it out)
+SNAPSHOT_FILE = "checkpoint_manager_snapshot.json"
+
+
+class TrainJobError(ValueError):
+    """The job cannot start as asked; the message says what to fix."""
+
+
+@dataclass
+class TrainSummary:
+    """What a finished run produced; written as `summary.json` in the run folder."""
+
+    kind: str
+    run_dir: str
+    data: str
+    model: str
+    checkpoint: str | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def storage_location(output: str) -> tuple[str, str]:
+    """(storage_path, run name) of a run folder: a local path is made absolute, a URI is kept."""
+    if "://" in output:
+        parent, name = posixpath.split(output.rstrip("/"))
+        return parent, name
+    path = Path(output).expanduser().resolve()
+    return str(path.parent), path.name
+
+
+def _filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
+    if "://" not in uri:
+        return pafs.LocalFileSystem(), str(Path(uri).expanduser().resolve())
+    return pafs.FileSystem.from_uri(uri)
+
+
+def _exists(uri: str) -> bool:
+    fs, path = _filesystem(uri)
+    return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def data_files(data: str) -> dict[str, str]:
+    """The export's split files that training uses: train (required) and validation (optional)."""
+    join = posixpath.join if "://" in data else os.path.join
+    files = {split: join(data, name) for split, name in SPLIT_FILES.items() if _exists(join(data, name))}
+    if "train" not in files:
+        raise TrainJobError(f"{data}: no train.parquet; pass the folder written by `chardial export sft|dpo`")
+    if "://" not in data:
+        files = {split: str(Path(path).resolve()) for split, path in files.items()}
+    return files
+
+
+def check_export_kind(data: str, kind: Kind) -> None:
+    """Refuse an SFT export for DPO and the other way round, by the export's own record."""
+    manifest = (posixpath.join if "://" in data else os.path.join)(data, "export.json")
+    if not _exists(manifest):
+        return
+    fs, path = _filesystem(manifest)
+    with fs.open_input_stream(path) as stream:
+        exported = json.loads(stream.read()).get("kind")
+    if exported and exported != kind:
+        raise TrainJobError(f"{data} is a `{exported}` export but this is a {kind} job; export with `chardial export {kind}`")
+
+
+def resolve_init(init_from: str) -> ModelSource:
+    """--init-from: a previous run folder (its latest checkpoint), or a model folder / hub id."""
+    join = posixpath.join if "://" in init_from else os.path.join
+    if _exists(join(init_from, SNAPSHOT_FILE)) or _exists(join(init_from, CHECKPOINT_SUBDIR)):
+        return ModelSource(run=init_from)
+    return ModelSource(path=init_from)
+
+
+def _latest_checkpoint(run: str) -> Any:
+    """The checkpoint a run folder starts from: its latest, or the folder itself when it is one checkpoint."""
+    import ray.train
+
+    join = posixpath.join if "://" in run else os.path.join
+    if _exists(join(run, CHECKPOINT_SUBDIR)):
+        fs, path = _filesystem(run)
+        return ray.train.Checkpoint(path, filesystem=fs)
+    if not _exists(join(run, SNAPSHOT_FILE)):
+        raise TrainJobError(f"{run}: not a training run folder (no {SNAPSHOT_FILE}) and not a checkpoint (no {CHECKPOINT_SUBDIR}/)")
+    checkpoint = ray.train.Result.from_path(run).checkpoint
+    if checkpoint is None:
+        raise TrainJobError(f"{run}: the run has no checkpoint yet; train it first")
+    return checkpoint
+
+
+# ----------------------------------------------------------------------------- worker side
+
+
+def load_model(source: ModelSource, checkpoint: Any) -> tuple[Any, Any]:
+    """Model and tokenizer on this worker: from a run checkpoint, a tiny offline build, or a path / hub id."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from jobs.tiny_model import build_tiny_model, chat_template
+
+    dtype = "auto" if source.dtype == "auto" else getattr(torch, source.dtype)
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if source.attn_implementation:
+        kwargs["attn_implementation"] = source.attn_implementation
+
+    def load(folder: str) -> tuple[Any, Any]:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        if os.path.isfile(os.path.join(folder, "adapter_config.json")):
+            # A LoRA checkpoint: fold the adapter into its base so the next stage starts from full weights.
+            from peft import AutoPeftModelForCausalLM
+
+            model = AutoPeftModelForCausalLM.from_pretrained(folder, **kwargs).merge_and_unload()
+        else:
+            model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+        return model, tokenizer
+
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            model, tokenizer = load(os.path.join(folder, CHECKPOINT_SUBDIR))
+    elif source.tiny is not None:
+        model, tokenizer = load(str(build_tiny_model(source.tiny, source.cache_dir)))
+    else:
+        model, tokenizer = load(str(source.path))
+    if source.chat_template:
+        tokenizer.chat_template = chat_template(source.chat_template)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def trainer_arguments(kind: Kind, config: TrainConfig, output_dir: str, has_validation: bool) -> Any:
+    """TRL's SFTConfig / DPOConfig: the job's defaults, then the config's `args` on top."""
+    from trl import DPOConfig, SFTConfig
+
+    defaults: dict[str, Any] = {
+        "save_strategy": "steps",
+        "save_steps": 50,
+        "logging_steps": 10,
+        "save_total_limit": 2,  # local copies only; the run folder keeps checkpoint.num_to_keep
+        "eval_strategy": "steps" if has_validation else "no",
+        "per_device_eval_batch_size": config.args.get("per_device_train_batch_size", 8),
+        "dataloader_num_workers": 0,
+        "dataset_num_proc": None,  # TRL's multiprocess map can hang inside Ray workers (trl#1964)
+    }
+    if kind == "sft":
+        defaults["assistant_only_loss"] = True
+    merged = defaults | config.args
+    if has_validation and "eval_steps" not in config.args:
+        # Evaluate whenever we save, so every reported checkpoint carries its eval_loss.
+        merged["eval_steps"] = merged["save_steps"]
+    merged |= {"output_dir": output_dir, "report_to": "none", "use_cpu": not config.scaling.use_gpu}
+    return (SFTConfig if kind == "sft" else DPOConfig)(**merged)
+
+
+def _report_callback() -> Any:
+    """A TrainerCallback that reports every save to Ray Train; rank 0 attaches the checkpoint."""
+    import ray.train
+    from transformers import TrainerCallback
+
+    class ReportToRay(TrainerCallback):
+        """Like Ray's RayTrainReportCallback, but only rank 0 uploads (no N copies of the same weights)."""
+
+        def on_save(self, args, state, control, **kwargs):
+            metrics: dict[str, Any] = {}
+            for entry in state.log_history:
+                metrics.update(entry)
+            metrics["step"] = state.global_step
+            name = f"checkpoint-{state.global_step:07d}"
+            source = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+            if ray.train.get_context().get_world_rank() != 0 or not os.path.isdir(source):
+                ray.train.report(metrics, checkpoint=None, checkpoint_dir_name=name)
+                return
+            with tempfile.TemporaryDirectory() as staging:
+                # Hard links: the upload reads the files Trainer just wrote without copying gigabytes.
+                shutil.copytree(source, os.path.join(staging, CHECKPOINT_SUBDIR), copy_function=_link_or_copy)
+                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(staging), checkpoint_dir_name=name)
+
+    return ReportToRay()
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def build_trainer(
+    kind: Kind, config: TrainConfig, model: Any, tokenizer: Any, files: dict[str, str], output_dir: str, callbacks: list
+) -> Any:
+    """The TRL trainer over the full export; accelerate shards batches across the workers."""
+    import datasets
+    from trl import DPOTrainer, SFTTrainer
+
+    columns = ["messages"] if kind == "sft" else ["prompt", "chosen", "rejected"]
+    loaded = datasets.load_dataset("parquet", data_files=files)
+    missing = set(columns) - set(loaded["train"].column_names)
+    if missing:
+        raise TrainJobError(f"{files['train']}: no column {sorted(missing)[0]!r}; is this a `chardial export {kind}` folder?")
+    loaded = loaded.select_columns(columns)
+    args = trainer_arguments(kind, config, output_dir, "validation" in loaded)
+    peft_config = None
+    if config.lora is not None:
+        from peft import LoraConfig
+
+        lora = config.lora
+        peft_config = LoraConfig(
+            r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules, task_type="CAUSAL_LM"
+        )
+    trainer_class = SFTTrainer if kind == "sft" else DPOTrainer
+    return trainer_class(
+        model=model,
+        args=args,
+        train_dataset=loaded["train"],
+        eval_dataset=loaded.get("validation"),
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
+
+
+def tokens_per_sample(kind: Kind, dataset: Any) -> float:
+    """Mean tokens a sample feeds through the policy (DPO: chosen and rejected sequences)."""
+    if kind == "sft":
+        return sum(len(ids) for ids in dataset["input_ids"]) / max(len(dataset), 1)
+    prompt, chosen, rejected = dataset["prompt_ids"], dataset["chosen_ids"], dataset["rejected_ids"]
+    total = sum(2 * len(p) + len(c) + len(r) for p, c, r in zip(prompt, chosen, rejected, strict=True))
+    return total / max(len(prompt), 1)
+
+
+def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
+    """One Ray Train worker: load model and data, resume if a checkpoint exists, train, report."""
+    import ray.train
+    import torch.distributed as dist
+
+    kind: Kind = loop_config["kind"]
+    config = TrainConfig.model_validate(loop_config["config"])
+    context = ray.train.get_context()
+    model, tokenizer = load_model(ModelSource.model_validate(loop_config["model"]), loop_config["init_checkpoint"])
+
+    # One local folder per node, shared by its ranks (rank files of a checkpoint land together), emptied per run.
+    output_dir = os.path.join(tempfile.gettempdir(), "characterdial-train", loop_config["run_key"])
+    if context.get_local_rank() == 0:
+        shutil.rmtree(output_dir, ignore_errors=True)
+        os.makedirs(output_dir, exist_ok=True)
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+    trainer = build_trainer(kind, config, model, tokenizer, loop_config["files"], output_dir, [_report_callback()])
+    resume = ray.train.get_checkpoint()
+    if resume is not None:
+        with resume.as_directory() as folder:
+            result = trainer.train(resume_from_checkpoint=os.path.join(folder, CHECKPOINT_SUBDIR))
+    else:
+        result = trainer.train()
+
+    metrics: dict[str, Any] = {}
+    for entry in trainer.state.log_history:
+        metrics.update(entry)
+    metrics |= result.metrics
+    metrics |= {
+        "step": trainer.state.global_step,
+        "num_parameters": sum(p.numel() for p in trainer.model.parameters()),
+        "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        "tokens_per_sample": tokens_per_sample(kind, trainer.train_dataset),
+        "world_size": context.get_world_size(),
+        "final": True,
+    }
+    ray.train.report(metrics)
+
+
+# ----------------------------------------------------------------------------- driver side
+
+
+def _metrics_log(run_uri: str) -> Any:
+    """A Ray Train callback (runs in the controller) that appends every rank-0 report to metrics.jsonl."""
+    import ray.train
+
+    class MetricsLog(ray.train.UserCallback):
+        def __init__(self, uri: str):
+            self.uri = uri
+            self.lines: list[str] = []
+
+        def after_report(self, run_context, metrics, checkpoint):
+            fs, path = _filesystem(self.uri)
+            log = posixpath.join(path, "metrics.jsonl")
+            if not self.lines and fs.get_file_info(log).type == pafs.FileType.File:
+                with fs.open_input_stream(log) as stream:  # a resumed run continues the log of the runs before it
+                    self.lines = stream.read().decode().splitlines()
+            entry = {"checkpoint": checkpoint.path if checkpoint else None, **(metrics[0] if metrics else {})}
+            self.lines.append(json.dumps(entry, default=str))
+            fs.create_dir(path, recursive=True)
+            # Rewritten whole: object stores cannot append, and the log stays small (one line per save).
+            with fs.open_output_stream(log) as stream:
+                stream.write(("\n".join(self.lines) + "\n").encode())
+
+    return MetricsLog(run_uri)
+
+
+def read_metrics(run_dir: str) -> list[dict[str, Any]]:
+    """The reports of a run, oldest first (one per checkpoint, then the final one)."""
+    fs, path = _filesystem(run_dir)
+    with fs.open_input_stream(posixpath.join(path, "metrics.jsonl")) as stream:
+        return [json.loads(line) for line in stream.read().decode().splitlines() if line.strip()]
+
+
+def run_training(
+    kind: Kind, config: TrainConfig, data: str, output: str, *, init_from: str | None = None, ray_address: str | None = None
+) -> TrainSummary:
+    """Run (or resume) one SFT or DPO job on Ray Train and write `summary.json` into the run folder."""
+    import ray
+    import ray.train
+    from ray.train.torch import TorchTrainer
+
+    if config.kind != kind:
+        raise TrainJobError(f"the config is for {config.kind}, not {kind}")
+    source = resolve_init(init_from) if init_from else config.model
+    if source is None:
+        raise TrainJobError(
+            "no starting model: set model: in the config or pass --init-from (for DPO: the SFT run folder, e.g. --init-from runs/sft)"
+        )
+    files = data_files(data)
+    check_export_kind(data, kind)
+    storage_path, name = storage_location(output)
+    run_uri = posixpath.join(storage_path, name) if "://" in storage_path else os.path.join(storage_path, name)
+    if "://" not in storage_path:
+        Path(storage_path).mkdir(parents=True, exist_ok=True)
+
+    if not ray.is_initialized():
+        # "local" rather than None: never attach by accident to some other Ray instance running on this machine.
+        ray.init(address=ray_address or os.environ.get("RAY_ADDRESS") or "local")
+    init_checkpoint = _latest_checkpoint(source.run) if source.run else None
+    scaling = config.scaling
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={
+            "kind": kind,
+            "config": config.model_dump(),
+            "model": source.model_dump(),
+            "init_checkpoint": init_checkpoint,
+            "files": files,
+            "run_key": f"{name}-{hashlib.sha256(run_uri.encode()).hexdigest()[:12]}",
+        },
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=scaling.num_workers,
+            use_gpu=scaling.use_gpu,
+            resources_per_worker={"CPU": scaling.cpus_per_worker} | ({"GPU": 1} if scaling.use_gpu else {}),
+            accelerator_type=scaling.accelerator_type,
+        ),
+        run_config=ray.train.RunConfig(
+            name=name,
+            storage_path=storage_path,
+            checkpoint_config=ray.train.CheckpointConfig(
+                num_to_keep=config.checkpoint.num_to_keep,
+                checkpoint_score_attribute=config.checkpoint.score_attribute,
+                checkpoint_score_order=config.checkpoint.score_order,
+            ),
+            failure_config=ray.train.FailureConfig(max_failures=config.max_failures),
+            callbacks=[_metrics_log(run_uri)],
+        ),
+    )
+    result = trainer.fit()
+    reports = read_metrics(run_uri)
+    final = next((r for r in reversed(reports) if r.get("final")), reports[-1] if reports else {})
+    summary = TrainSummary(
+        kind=kind,
+        run_dir=run_uri,
+        data=data,
+        model=f"checkpoint {init_checkpoint.path}" if init_checkpoint is not None else str(source.path or "tiny"),
+        checkpoint=result.checkpoint.path if result.checkpoint else None,
+        metrics={k: v for k, v in final.items() if k != "checkpoint"},
+        config=config.model_dump(),
+    )
+    fs, path = _filesystem(run_uri)
+    with fs.open_output_stream(posixpath.join(path, "summary.json")) as stream:
+        stream.write((json.dumps(asdict(summary), indent=2, default=str) + "\n").encode())
+    return summary
+
+
+if __name__ == "__main__":
+    from jobs.cli_train import train_app
+
+    train_app(prog_name="python -m jobs.train")

@@ -1,0 +1,171 @@
+"""Training on CPU with a tiny offline model: TRL in-process (fast) and Ray Train runs (integration)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+for module in ("torch", "transformers", "trl", "peft", "datasets", "accelerate"):
+    pytest.importorskip(module, reason=f"training tests need the train extra ({module} is not installed): pip install -e '.[train]'")
+
+import torch  # noqa: E402
+from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
+
+from jobs.export_train import export_dpo, export_sft  # noqa: E402
+from jobs.tiny_model import build_tiny_model, tiny_model_dir  # noqa: E402
+from jobs.train import TrainJobError, build_trainer, data_files, load_model, read_metrics, run_training  # noqa: E402
+from jobs.train_config import ModelSource, TinyModel, TrainConfig  # noqa: E402
+from tests.jobs.corpus_fixtures import standard_corpus  # noqa: E402
+
+# One thread: the tiny model gains nothing from more, and this machine's cores are shared.
+torch.set_num_threads(1)
+
+SPEC = TinyModel(vocab_size=400, hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2)
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    """SFT and DPO exports of the standard corpus (24 train rows each) and a tiny-model cache folder."""
+    root = tmp_path_factory.mktemp("train")
+    corpus = standard_corpus(root / "run", per_character=8)
+    export_sft(corpus, root / "sft-data")
+    export_dpo(corpus, root / "dpo-data")
+    return root
+
+
+def tiny_source(root) -> ModelSource:
+    return ModelSource(tiny=SPEC, cache_dir=str(root / "models"))
+
+
+def config(kind: str, root, workers: int = 1, **args) -> TrainConfig:
+    defaults = {
+        "max_steps": 4,
+        "per_device_train_batch_size": 2,
+        "learning_rate": 5e-3,
+        "max_length": 512,
+        "logging_steps": 1,
+        "save_steps": 2,
+        "bf16": False,
+    }
+    return TrainConfig(
+        kind=kind, model=tiny_source(root) if kind == "sft" else None, scaling={"num_workers": workers}, args=defaults | args
+    )
+
+
+def logits(model, tokenizer) -> torch.Tensor:
+    batch = tokenizer(["Hello, I am Sam. 你好呀"], return_tensors="pt")
+    model.eval()
+    with torch.no_grad():
+        return model(**batch).logits
+
+
+def test_tiny_model_is_built_offline_once_with_a_training_chat_template(exports):
+    folder = build_tiny_model(SPEC, str(exports / "models"))
+    assert folder == tiny_model_dir(SPEC, str(exports / "models"))
+    modified = os.path.getmtime(folder / "model.safetensors")
+    assert build_tiny_model(SPEC, str(exports / "models")) == folder
+    assert os.path.getmtime(folder / "model.safetensors") == modified
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert tokenizer.decode(tokenizer("你好呀，Ada!")["input_ids"]) == "你好呀，Ada!"
+    assert "{% generation %}" in tokenizer.chat_template
+    assert AutoModelForCausalLM.from_pretrained(folder).config.vocab_size == len(tokenizer)
+
+
+def test_sft_trains_only_on_the_character_turns_of_the_export(exports, tmp_path):
+    model, tokenizer = load_model(tiny_source(exports), None)
+    files = data_files(str(exports / "sft-data"))
+    trainer = build_trainer("sft", config("sft", exports), model, tokenizer, files, str(tmp_path), [])
+    row = next(r for r in trainer.train_dataset if "你是林黛玉" in tokenizer.decode(r["input_ids"]))
+    learned = tokenizer.decode([label for label in row["labels"] if label != -100])
+    assert "你好呀，我是林黛玉，很高兴见到你。" in learned and "在读书写字，日子很安静。" in learned
+    assert "朋友" not in learned and "你是林黛玉" not in learned  # user turns and the system prompt are context only
+    assert learned.count("<|im_end|>") == 2  # the model learns to stop after each reply
+
+
+def test_sft_loss_goes_down_and_the_checkpoint_reloads_with_the_same_logits(exports, tmp_path):
+    model, tokenizer = load_model(tiny_source(exports), None)
+    files = data_files(str(exports / "sft-data"))
+    trainer = build_trainer("sft", config("sft", exports, max_steps=24, save_steps=24), model, tokenizer, files, str(tmp_path), [])
+    trainer.train()
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    assert sum(losses[-4:]) / 4 < 0.8 * sum(losses[:4]) / 4, losses
+
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path / "checkpoint-24")
+    reloaded_tokenizer = AutoTokenizer.from_pretrained(tmp_path / "checkpoint-24")
+    trained = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
+    assert torch.equal(logits(trained, tokenizer), logits(reloaded, reloaded_tokenizer))
+
+
+def test_dpo_loss_goes_down_from_the_starting_policy(exports, tmp_path):
+    model, tokenizer = load_model(tiny_source(exports), None)
+    files = data_files(str(exports / "dpo-data"))
+    trainer = build_trainer("dpo", config("dpo", exports, max_steps=12, save_steps=12), model, tokenizer, files, str(tmp_path), [])
+    assert {"prompt_ids", "chosen_ids", "rejected_ids"} <= set(trainer.train_dataset.column_names)
+    trainer.train()
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    assert losses[0] == pytest.approx(0.6931, abs=0.01)  # log(2): policy == reference at the start
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_a_job_without_train_split_or_with_the_wrong_export_is_refused(exports, tmp_path):
+    with pytest.raises(TrainJobError, match="no train.parquet"):
+        run_training("sft", config("sft", exports), str(tmp_path), str(tmp_path / "run"))
+    with pytest.raises(TrainJobError, match="is a `dpo` export but this is a sft job"):
+        run_training("sft", config("sft", exports), str(exports / "dpo-data"), str(tmp_path / "run"))
+    with pytest.raises(TrainJobError, match="no starting model"):
+        run_training("dpo", config("dpo", exports), str(exports / "dpo-data"), str(tmp_path / "run"))
+
+
+@pytest.fixture(scope="module")
+def sft_runs(exports, ray_cluster):
+    """SFT on Ray Train: two workers for one epoch, and one worker for 2 steps then resumed to 4."""
+    two = run_training(
+        "sft",
+        config("sft", exports, workers=2, max_steps=-1, num_train_epochs=1, save_steps=3),
+        str(exports / "sft-data"),
+        str(exports / "sft-2w"),
+    )
+    run_training("sft", config("sft", exports, max_steps=2), str(exports / "sft-data"), str(exports / "sft-1w"))
+    resumed = run_training("sft", config("sft", exports, max_steps=4), str(exports / "sft-data"), str(exports / "sft-1w"))
+    return two, resumed
+
+
+@pytest.mark.integration
+def test_sft_with_two_workers_shards_the_data_once_and_writes_checkpoints_and_metrics(exports, sft_runs):
+    two, _ = sft_runs
+    # 24 rows, 2 per device, 2 workers: 6 steps an epoch. Sharding twice would give 3; not sharding, 12.
+    assert two.metrics["step"] == 6 and two.metrics["world_size"] == 2
+    assert two.checkpoint == str(exports / "sft-2w" / "checkpoint-0000006")
+    reports = read_metrics(str(exports / "sft-2w"))
+    assert [r["step"] for r in reports] == [3, 6, 6]
+    assert all("eval_loss" in r for r in reports[:2])  # evaluated on the character-disjoint validation split at every save
+    summary = json.loads((exports / "sft-2w" / "summary.json").read_text())
+    assert summary["checkpoint"] == two.checkpoint and summary["metrics"]["final"] is True
+    model = AutoModelForCausalLM.from_pretrained(os.path.join(two.checkpoint, "checkpoint"))
+    tokenizer = AutoTokenizer.from_pretrained(os.path.join(two.checkpoint, "checkpoint"))
+    assert torch.isfinite(logits(model, tokenizer)).all()
+
+
+@pytest.mark.integration
+def test_sft_run_resumes_from_its_latest_checkpoint(exports, sft_runs):
+    _, resumed = sft_runs
+    assert resumed.metrics["step"] == 4
+    state = json.loads((exports / "sft-1w" / "checkpoint-0000004" / "checkpoint" / "trainer_state.json").read_text())
+    logged_steps = [entry["step"] for entry in state["log_history"] if "loss" in entry]
+    assert logged_steps == [1, 2, 3, 4]  # steps 1-2 come from the first run's checkpoint, not a fresh start
+    assert sorted(p.name for p in (exports / "sft-1w").glob("checkpoint-*")) == ["checkpoint-0000002", "checkpoint-0000004"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("workers, sft_run", [(1, "sft-1w"), (2, "sft-2w")])
+def test_dpo_starts_from_the_sft_checkpoint(exports, sft_runs, workers, sft_run, tmp_path):
+    summary = run_training(
+        "dpo", config("dpo", exports, workers=workers), str(exports / "dpo-data"), str(tmp_path / "dpo"), init_from=str(exports / sft_run)
+    )
+    assert summary.model == f"checkpoint {exports / sft_run / ('checkpoint-0000004' if workers == 1 else 'checkpoint-0000006')}"
+    assert summary.metrics["step"] == 4 and summary.metrics["world_size"] == workers
+    first = read_metrics(str(tmp_path / "dpo"))[0]
+    assert {"rewards/chosen", "rewards/rejected", "eval_loss"} <= set(first)
+    assert os.path.isfile(os.path.join(summary.checkpoint, "checkpoint", "model.safetensors"))
