@@ -15,7 +15,7 @@ from rich.table import Table
 
 from jobs.export_train import DEFAULT_TEMPLATE, ExportReport, export_dpo, export_sft
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # soft wrap: error lines stay whole, greppable
 
 export_app = typer.Typer(help="Export a corpus as training files (TRL/OpenAI conversational Parquet).", no_args_is_help=True)
 train_app = typer.Typer(help="Train on an export with Ray Train + TRL: SFT, then DPO from the SFT run.", no_args_is_help=True)

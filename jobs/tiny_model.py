@@ -3,7 +3,7 @@
 For tests and CPU smoke runs: nothing is downloaded. The tokenizer is byte-level, so any text (Chinese
 included) encodes; it uses the Qwen2.5 chat tokens and TRL's shipped `qwen2_5_training.jinja` template,
 whose `{% generation %}` markers make assistant-only loss work. The folder name is a hash of the spec,
-and the build is renamed into place when complete, so concurrent workers never see half a model.
+and one process builds it under a file lock while the others wait, so workers never see half a model.
 """
 
 from __future__ import annotations
@@ -49,10 +49,20 @@ def tiny_model_dir(spec: TinyModel, cache_dir: str) -> Path:
 
 def build_tiny_model(spec: TinyModel, cache_dir: str) -> Path:
     """Build (once) and return the folder of a tiny model and its tokenizer."""
+    from filelock import FileLock
+
     target = tiny_model_dir(spec, cache_dir)
     if (target / "config.json").is_file():
         return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Workers on one node start together: one builds, the others wait for it and reuse the folder.
+    with FileLock(str(target) + ".lock"):
+        if not (target / "config.json").is_file():
+            _build(spec, target)
+    return target
 
+
+def _build(spec: TinyModel, target: Path) -> None:
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -84,17 +94,12 @@ def build_tiny_model(spec: TinyModel, cache_dir: str) -> Path:
     model = LlamaForCausalLM(config)
     model.generation_config.pad_token_id = hf_tokenizer.pad_token_id
 
-    target.parent.mkdir(parents=True, exist_ok=True)
+    # Built beside the target and renamed into place: a crash never leaves half a model behind.
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         model.save_pretrained(staging)
         hf_tokenizer.save_pretrained(staging)
         (staging / "tiny_model.json").write_text(json.dumps(spec.model_dump(), indent=2) + "\n", encoding="utf-8")
         staging.rename(target)
-    except OSError:
-        # Another worker finished the same build first: its copy is identical, keep it.
-        if not (target / "config.json").is_file():
-            raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return target

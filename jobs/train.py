@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 
 from jobs.train_config import Kind, ModelSource, TrainConfig
@@ -49,43 +50,45 @@ class TrainSummary:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-def storage_location(output: str) -> tuple[str, str]:
-    """(storage_path, run name) of a run folder: a local path is made absolute, a URI is kept."""
-    if "://" in output:
-        parent, name = posixpath.split(output.rstrip("/"))
-        return parent, name
-    path = Path(output).expanduser().resolve()
-    return str(path.parent), path.name
+def filesystem(location: str) -> tuple[pafs.FileSystem, str]:
+    """A pyarrow filesystem and the path inside it, for a local path or a URI (pyarrow's own schemes, else fsspec's)."""
+    if "://" not in location:
+        return pafs.LocalFileSystem(), str(Path(location).expanduser().resolve())
+    try:
+        return pafs.FileSystem.from_uri(location)
+    except (pa.ArrowInvalid, ValueError):
+        import fsspec  # schemes pyarrow lacks (gcs via gcsfs, abfs, ...) go through fsspec
+
+        fs, path = fsspec.core.url_to_fs(location)
+        return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path
 
 
-def _filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
-    if "://" not in uri:
-        return pafs.LocalFileSystem(), str(Path(uri).expanduser().resolve())
-    return pafs.FileSystem.from_uri(uri)
+def join(location: str, *parts: str) -> str:
+    """Join onto a local path or a URI."""
+    return posixpath.join(location, *parts) if "://" in location else os.path.join(location, *parts)
 
 
-def _exists(uri: str) -> bool:
-    fs, path = _filesystem(uri)
+def _exists(location: str) -> bool:
+    fs, path = filesystem(location)
     return fs.get_file_info(path).type != pafs.FileType.NotFound
 
 
 def data_files(data: str) -> dict[str, str]:
     """The export's split files that training uses: train (required) and validation (optional)."""
-    join = posixpath.join if "://" in data else os.path.join
+    if "://" not in data:
+        data = str(Path(data).expanduser().resolve())
     files = {split: join(data, name) for split, name in SPLIT_FILES.items() if _exists(join(data, name))}
     if "train" not in files:
         raise TrainJobError(f"{data}: no train.parquet; pass the folder written by `chardial export sft|dpo`")
-    if "://" not in data:
-        files = {split: str(Path(path).resolve()) for split, path in files.items()}
     return files
 
 
 def check_export_kind(data: str, kind: Kind) -> None:
     """Refuse an SFT export for DPO and the other way round, by the export's own record."""
-    manifest = (posixpath.join if "://" in data else os.path.join)(data, "export.json")
+    manifest = join(data, "export.json")
     if not _exists(manifest):
         return
-    fs, path = _filesystem(manifest)
+    fs, path = filesystem(manifest)
     with fs.open_input_stream(path) as stream:
         exported = json.loads(stream.read()).get("kind")
     if exported and exported != kind:
@@ -94,23 +97,21 @@ def check_export_kind(data: str, kind: Kind) -> None:
 
 def resolve_init(init_from: str) -> ModelSource:
     """--init-from: a previous run folder (its latest checkpoint), or a model folder / hub id."""
-    join = posixpath.join if "://" in init_from else os.path.join
     if _exists(join(init_from, SNAPSHOT_FILE)) or _exists(join(init_from, CHECKPOINT_SUBDIR)):
         return ModelSource(run=init_from)
     return ModelSource(path=init_from)
 
 
-def _latest_checkpoint(run: str) -> Any:
+def latest_checkpoint(run: str) -> Any:
     """The checkpoint a run folder starts from: its latest, or the folder itself when it is one checkpoint."""
     import ray.train
 
-    join = posixpath.join if "://" in run else os.path.join
+    fs, path = filesystem(run)
     if _exists(join(run, CHECKPOINT_SUBDIR)):
-        fs, path = _filesystem(run)
         return ray.train.Checkpoint(path, filesystem=fs)
     if not _exists(join(run, SNAPSHOT_FILE)):
         raise TrainJobError(f"{run}: not a training run folder (no {SNAPSHOT_FILE}) and not a checkpoint (no {CHECKPOINT_SUBDIR}/)")
-    checkpoint = ray.train.Result.from_path(run).checkpoint
+    checkpoint = ray.train.Result.from_path(path, storage_filesystem=fs).checkpoint
     if checkpoint is None:
         raise TrainJobError(f"{run}: the run has no checkpoint yet; train it first")
     return checkpoint
@@ -310,7 +311,7 @@ def _metrics_log(run_uri: str) -> Any:
             self.lines: list[str] = []
 
         def after_report(self, run_context, metrics, checkpoint):
-            fs, path = _filesystem(self.uri)
+            fs, path = filesystem(self.uri)
             log = posixpath.join(path, "metrics.jsonl")
             if not self.lines and fs.get_file_info(log).type == pafs.FileType.File:
                 with fs.open_input_stream(log) as stream:  # a resumed run continues the log of the runs before it
@@ -327,7 +328,7 @@ def _metrics_log(run_uri: str) -> Any:
 
 def read_metrics(run_dir: str) -> list[dict[str, Any]]:
     """The reports of a run, oldest first (one per checkpoint, then the final one)."""
-    fs, path = _filesystem(run_dir)
+    fs, path = filesystem(run_dir)
     with fs.open_input_stream(posixpath.join(path, "metrics.jsonl")) as stream:
         return [json.loads(line) for line in stream.read().decode().splitlines() if line.strip()]
 
@@ -336,10 +337,6 @@ def run_training(
     kind: Kind, config: TrainConfig, data: str, output: str, *, init_from: str | None = None, ray_address: str | None = None
 ) -> TrainSummary:
     """Run (or resume) one SFT or DPO job on Ray Train and write `summary.json` into the run folder."""
-    import ray
-    import ray.train
-    from ray.train.torch import TorchTrainer
-
     if config.kind != kind:
         raise TrainJobError(f"the config is for {config.kind}, not {kind}")
     source = resolve_init(init_from) if init_from else config.model
@@ -349,15 +346,19 @@ def run_training(
         )
     files = data_files(data)
     check_export_kind(data, kind)
-    storage_path, name = storage_location(output)
-    run_uri = posixpath.join(storage_path, name) if "://" in storage_path else os.path.join(storage_path, name)
-    if "://" not in storage_path:
-        Path(storage_path).mkdir(parents=True, exist_ok=True)
+    run_dir = output if "://" in output else str(Path(output).expanduser().resolve())
+    storage_fs, run_path = filesystem(run_dir)
+    storage_path, name = posixpath.split(run_path.rstrip("/"))
+    storage_fs.create_dir(storage_path, recursive=True)
+
+    import ray
+    import ray.train
+    from ray.train.torch import TorchTrainer
 
     if not ray.is_initialized():
         # "local" rather than None: never attach by accident to some other Ray instance running on this machine.
         ray.init(address=ray_address or os.environ.get("RAY_ADDRESS") or "local")
-    init_checkpoint = _latest_checkpoint(source.run) if source.run else None
+    init_checkpoint = latest_checkpoint(source.run) if source.run else None
     scaling = config.scaling
     trainer = TorchTrainer(
         train_loop_per_worker,
@@ -367,7 +368,7 @@ def run_training(
             "model": source.model_dump(),
             "init_checkpoint": init_checkpoint,
             "files": files,
-            "run_key": f"{name}-{hashlib.sha256(run_uri.encode()).hexdigest()[:12]}",
+            "run_key": f"{name}-{hashlib.sha256(run_dir.encode()).hexdigest()[:12]}",
         },
         scaling_config=ray.train.ScalingConfig(
             num_workers=scaling.num_workers,
@@ -378,29 +379,29 @@ def run_training(
         run_config=ray.train.RunConfig(
             name=name,
             storage_path=storage_path,
+            storage_filesystem=storage_fs,
             checkpoint_config=ray.train.CheckpointConfig(
                 num_to_keep=config.checkpoint.num_to_keep,
                 checkpoint_score_attribute=config.checkpoint.score_attribute,
                 checkpoint_score_order=config.checkpoint.score_order,
             ),
             failure_config=ray.train.FailureConfig(max_failures=config.max_failures),
-            callbacks=[_metrics_log(run_uri)],
+            callbacks=[_metrics_log(run_dir)],
         ),
     )
     result = trainer.fit()
-    reports = read_metrics(run_uri)
+    reports = read_metrics(run_dir)
     final = next((r for r in reversed(reports) if r.get("final")), reports[-1] if reports else {})
     summary = TrainSummary(
         kind=kind,
-        run_dir=run_uri,
+        run_dir=run_dir,
         data=data,
         model=f"checkpoint {init_checkpoint.path}" if init_checkpoint is not None else str(source.path or "tiny"),
-        checkpoint=result.checkpoint.path if result.checkpoint else None,
+        checkpoint=join(run_dir, posixpath.relpath(result.checkpoint.path, run_path)) if result.checkpoint else None,
         metrics={k: v for k, v in final.items() if k != "checkpoint"},
         config=config.model_dump(),
     )
-    fs, path = _filesystem(run_uri)
-    with fs.open_output_stream(posixpath.join(path, "summary.json")) as stream:
+    with storage_fs.open_output_stream(posixpath.join(run_path, "summary.json")) as stream:
         stream.write((json.dumps(asdict(summary), indent=2, default=str) + "\n").encode())
     return summary
 

@@ -119,52 +119,49 @@ def test_a_job_without_train_split_or_with_the_wrong_export_is_refused(exports, 
 
 
 @pytest.fixture(scope="module")
-def sft_runs(exports, ray_cluster):
-    """SFT on Ray Train: two workers for one epoch, and one worker for 2 steps then resumed to 4."""
+def sft_run(exports, ray_cluster):
+    """SFT on Ray Train into a file:// URI: two workers for one epoch, then resumed on one worker to step 8."""
+    run_dir = (exports / "sft").as_uri()
     two = run_training(
-        "sft",
-        config("sft", exports, workers=2, max_steps=-1, num_train_epochs=1, save_steps=3),
-        str(exports / "sft-data"),
-        str(exports / "sft-2w"),
+        "sft", config("sft", exports, workers=2, max_steps=-1, num_train_epochs=1, save_steps=3), str(exports / "sft-data"), run_dir
     )
-    run_training("sft", config("sft", exports, max_steps=2), str(exports / "sft-data"), str(exports / "sft-1w"))
-    resumed = run_training("sft", config("sft", exports, max_steps=4), str(exports / "sft-data"), str(exports / "sft-1w"))
+    resumed = run_training("sft", config("sft", exports, max_steps=8), str(exports / "sft-data"), run_dir)
     return two, resumed
 
 
 @pytest.mark.integration
-def test_sft_with_two_workers_shards_the_data_once_and_writes_checkpoints_and_metrics(exports, sft_runs):
-    two, _ = sft_runs
+def test_sft_with_two_workers_shards_the_data_once_and_writes_checkpoints_and_metrics(exports, sft_run):
+    two, _ = sft_run
     # 24 rows, 2 per device, 2 workers: 6 steps an epoch. Sharding twice would give 3; not sharding, 12.
     assert two.metrics["step"] == 6 and two.metrics["world_size"] == 2
-    assert two.checkpoint == str(exports / "sft-2w" / "checkpoint-0000006")
-    reports = read_metrics(str(exports / "sft-2w"))
-    assert [r["step"] for r in reports] == [3, 6, 6]
+    assert two.checkpoint == (exports / "sft" / "checkpoint-0000006").as_uri()
+    reports = read_metrics((exports / "sft").as_uri())
+    assert [r["step"] for r in reports[:3]] == [3, 6, 6]
     assert all("eval_loss" in r for r in reports[:2])  # evaluated on the character-disjoint validation split at every save
-    summary = json.loads((exports / "sft-2w" / "summary.json").read_text())
-    assert summary["checkpoint"] == two.checkpoint and summary["metrics"]["final"] is True
-    model = AutoModelForCausalLM.from_pretrained(os.path.join(two.checkpoint, "checkpoint"))
-    tokenizer = AutoTokenizer.from_pretrained(os.path.join(two.checkpoint, "checkpoint"))
+    folder = exports / "sft" / "checkpoint-0000006" / "checkpoint"
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
     assert torch.isfinite(logits(model, tokenizer)).all()
 
 
 @pytest.mark.integration
-def test_sft_run_resumes_from_its_latest_checkpoint(exports, sft_runs):
-    _, resumed = sft_runs
-    assert resumed.metrics["step"] == 4
-    state = json.loads((exports / "sft-1w" / "checkpoint-0000004" / "checkpoint" / "trainer_state.json").read_text())
-    logged_steps = [entry["step"] for entry in state["log_history"] if "loss" in entry]
-    assert logged_steps == [1, 2, 3, 4]  # steps 1-2 come from the first run's checkpoint, not a fresh start
-    assert sorted(p.name for p in (exports / "sft-1w").glob("checkpoint-*")) == ["checkpoint-0000002", "checkpoint-0000004"]
+def test_sft_run_resumes_from_its_latest_checkpoint(exports, sft_run):
+    _, resumed = sft_run
+    assert (resumed.metrics["step"], resumed.metrics["world_size"]) == (8, 1)
+    state = json.loads((exports / "sft" / "checkpoint-0000008" / "checkpoint" / "trainer_state.json").read_text())
+    assert [entry["step"] for entry in state["log_history"] if "loss" in entry] == list(range(1, 9))  # steps 1-6 from the first run
+    assert [r["step"] for r in read_metrics(str(exports / "sft"))] == [3, 6, 6, 8, 8]
+    assert sorted(p.name for p in (exports / "sft").glob("checkpoint-*")) == ["checkpoint-0000006", "checkpoint-0000008"]
+    summary = json.loads((exports / "sft" / "summary.json").read_text())
+    assert summary["checkpoint"] == resumed.checkpoint and summary["metrics"]["final"] is True
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("workers, sft_run", [(1, "sft-1w"), (2, "sft-2w")])
-def test_dpo_starts_from_the_sft_checkpoint(exports, sft_runs, workers, sft_run, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_dpo_starts_from_the_sft_checkpoint(exports, sft_run, workers, tmp_path):
     summary = run_training(
-        "dpo", config("dpo", exports, workers=workers), str(exports / "dpo-data"), str(tmp_path / "dpo"), init_from=str(exports / sft_run)
+        "dpo", config("dpo", exports, workers=workers), str(exports / "dpo-data"), str(tmp_path / "dpo"), init_from=str(exports / "sft")
     )
-    assert summary.model == f"checkpoint {exports / sft_run / ('checkpoint-0000004' if workers == 1 else 'checkpoint-0000006')}"
+    assert summary.model == f"checkpoint {exports / 'sft' / 'checkpoint-0000008'}"
     assert summary.metrics["step"] == 4 and summary.metrics["world_size"] == workers
     first = read_metrics(str(tmp_path / "dpo"))[0]
     assert {"rewards/chosen", "rewards/rejected", "eval_loss"} <= set(first)
