@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -26,13 +28,26 @@ SPEC = TinyModel(vocab_size=400, hidden_size=32, intermediate_size=64, num_atten
 
 
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory):
-    """SFT and DPO exports of the standard corpus (24 train rows each) and a tiny-model cache folder."""
-    root = tmp_path_factory.mktemp("train")
-    corpus = standard_corpus(root / "run", per_character=8)
-    export_sft(corpus, root / "sft-data")
-    export_dpo(corpus, root / "dpo-data")
-    return root
+def exports():
+    """SFT and DPO exports of the standard corpus (24 train rows each), a tiny-model cache and room for runs.
+
+    Not under pytest's tmp_path: other pytest processes of the same user prune those numbered folders, which
+    would pull the files from under a minutes-long Ray run on a shared machine.
+    """
+    with tempfile.TemporaryDirectory(prefix="chardial-train-test-") as folder:
+        root = Path(folder)
+        corpus = standard_corpus(root / "run", per_character=8)
+        export_sft(corpus, root / "sft-data")
+        export_dpo(corpus, root / "dpo-data")
+        yield root
+
+
+@pytest.fixture
+def scratch(exports, request):
+    """A fresh folder per test inside the module's folder."""
+    folder = exports / "scratch" / request.node.name.replace("[", "-").replace("]", "")
+    folder.mkdir(parents=True)
+    return folder
 
 
 def tiny_source(root) -> ModelSource:
@@ -73,10 +88,10 @@ def test_tiny_model_is_built_offline_once_with_a_training_chat_template(exports)
     assert AutoModelForCausalLM.from_pretrained(folder).config.vocab_size == len(tokenizer)
 
 
-def test_sft_trains_only_on_the_character_turns_of_the_export(exports, tmp_path):
+def test_sft_trains_only_on_the_character_turns_of_the_export(exports, scratch):
     model, tokenizer = load_model(tiny_source(exports), None)
     files = data_files(str(exports / "sft-data"))
-    trainer = build_trainer("sft", config("sft", exports), model, tokenizer, files, str(tmp_path), [])
+    trainer = build_trainer("sft", config("sft", exports), model, tokenizer, files, str(scratch), [])
     row = next(r for r in trainer.train_dataset if "你是林黛玉" in tokenizer.decode(r["input_ids"]))
     learned = tokenizer.decode([label for label in row["labels"] if label != -100])
     assert "你好呀，我是林黛玉，很高兴见到你。" in learned and "在读书写字，日子很安静。" in learned
@@ -84,24 +99,24 @@ def test_sft_trains_only_on_the_character_turns_of_the_export(exports, tmp_path)
     assert learned.count("<|im_end|>") == 2  # the model learns to stop after each reply
 
 
-def test_sft_loss_goes_down_and_the_checkpoint_reloads_with_the_same_logits(exports, tmp_path):
+def test_sft_loss_goes_down_and_the_checkpoint_reloads_with_the_same_logits(exports, scratch):
     model, tokenizer = load_model(tiny_source(exports), None)
     files = data_files(str(exports / "sft-data"))
-    trainer = build_trainer("sft", config("sft", exports, max_steps=24, save_steps=24), model, tokenizer, files, str(tmp_path), [])
+    trainer = build_trainer("sft", config("sft", exports, max_steps=24, save_steps=24), model, tokenizer, files, str(scratch), [])
     trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     assert sum(losses[-4:]) / 4 < 0.8 * sum(losses[:4]) / 4, losses
 
-    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path / "checkpoint-24")
-    reloaded_tokenizer = AutoTokenizer.from_pretrained(tmp_path / "checkpoint-24")
+    reloaded = AutoModelForCausalLM.from_pretrained(scratch / "checkpoint-24")
+    reloaded_tokenizer = AutoTokenizer.from_pretrained(scratch / "checkpoint-24")
     trained = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     assert torch.equal(logits(trained, tokenizer), logits(reloaded, reloaded_tokenizer))
 
 
-def test_dpo_loss_goes_down_from_the_starting_policy(exports, tmp_path):
+def test_dpo_loss_goes_down_from_the_starting_policy(exports, scratch):
     model, tokenizer = load_model(tiny_source(exports), None)
     files = data_files(str(exports / "dpo-data"))
-    trainer = build_trainer("dpo", config("dpo", exports, max_steps=12, save_steps=12), model, tokenizer, files, str(tmp_path), [])
+    trainer = build_trainer("dpo", config("dpo", exports, max_steps=12, save_steps=12), model, tokenizer, files, str(scratch), [])
     assert {"prompt_ids", "chosen_ids", "rejected_ids"} <= set(trainer.train_dataset.column_names)
     trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
@@ -109,13 +124,13 @@ def test_dpo_loss_goes_down_from_the_starting_policy(exports, tmp_path):
     assert losses[-1] < 0.5 * losses[0]
 
 
-def test_a_job_without_train_split_or_with_the_wrong_export_is_refused(exports, tmp_path):
+def test_a_job_without_train_split_or_with_the_wrong_export_is_refused(exports, scratch):
     with pytest.raises(TrainJobError, match="no train.parquet"):
-        run_training("sft", config("sft", exports), str(tmp_path), str(tmp_path / "run"))
+        run_training("sft", config("sft", exports), str(scratch), str(scratch / "run"))
     with pytest.raises(TrainJobError, match="is a `dpo` export but this is a sft job"):
-        run_training("sft", config("sft", exports), str(exports / "dpo-data"), str(tmp_path / "run"))
+        run_training("sft", config("sft", exports), str(exports / "dpo-data"), str(scratch / "run"))
     with pytest.raises(TrainJobError, match="no starting model"):
-        run_training("dpo", config("dpo", exports), str(exports / "dpo-data"), str(tmp_path / "run"))
+        run_training("dpo", config("dpo", exports), str(exports / "dpo-data"), str(scratch / "run"))
 
 
 @pytest.fixture(scope="module")
@@ -157,12 +172,12 @@ def test_sft_run_resumes_from_its_latest_checkpoint(exports, sft_run):
 
 @pytest.mark.integration
 @pytest.mark.parametrize("workers", [1, 2])
-def test_dpo_starts_from_the_sft_checkpoint(exports, sft_run, workers, tmp_path):
+def test_dpo_starts_from_the_sft_checkpoint(exports, sft_run, workers, scratch):
     summary = run_training(
-        "dpo", config("dpo", exports, workers=workers), str(exports / "dpo-data"), str(tmp_path / "dpo"), init_from=str(exports / "sft")
+        "dpo", config("dpo", exports, workers=workers), str(exports / "dpo-data"), str(scratch / "dpo"), init_from=str(exports / "sft")
     )
     assert summary.model == f"checkpoint {exports / 'sft' / 'checkpoint-0000008'}"
     assert summary.metrics["step"] == 4 and summary.metrics["world_size"] == workers
-    first = read_metrics(str(tmp_path / "dpo"))[0]
+    first = read_metrics(str(scratch / "dpo"))[0]
     assert {"rewards/chosen", "rewards/rejected", "eval_loss"} <= set(first)
     assert os.path.isfile(os.path.join(summary.checkpoint, "checkpoint", "model.safetensors"))
