@@ -18,7 +18,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 from jobs.export_train import export_dpo, export_sft  # noqa: E402
 from jobs.tiny_model import build_tiny_model, tiny_model_dir  # noqa: E402
 from jobs.train import TrainJobError, build_trainer, data_files, load_model, read_metrics, run_training  # noqa: E402
-from jobs.train_config import ModelSource, TinyModel, TrainConfig  # noqa: E402
+from jobs.train_config import Lora, ModelSource, TinyModel, TrainConfig  # noqa: E402
 from tests.jobs.corpus_fixtures import standard_corpus  # noqa: E402
 
 # One thread: the tiny model gains nothing from more, and this machine's cores are shared.
@@ -122,6 +122,23 @@ def test_dpo_loss_goes_down_from_the_starting_policy(exports, scratch):
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     assert losses[0] == pytest.approx(0.6931, abs=0.01)  # log(2): policy == reference at the start
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_a_lora_sft_checkpoint_is_merged_into_its_base_when_the_next_stage_loads_it(exports, scratch):
+    model, tokenizer = load_model(tiny_source(exports), None)
+    files = data_files(str(exports / "sft-data"))
+    lora = config("sft", exports, max_steps=2, save_steps=2).model_copy(update={"lora": Lora(r=4, alpha=8, dropout=0.0)})
+    trainer = build_trainer("sft", lora, model, tokenizer, files, str(scratch), [])
+    trainer.train()
+    checkpoint = scratch / "checkpoint-2"
+    assert (checkpoint / "adapter_config.json").is_file() and not (checkpoint / "model.safetensors").exists()
+
+    merged, merged_tokenizer = load_model(ModelSource(path=str(checkpoint)), None)
+    assert type(merged).__name__ == "LlamaForCausalLM"  # plain weights again: DPO can put a fresh adapter on top
+    trained = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
+    assert torch.allclose(logits(trained, tokenizer), logits(merged, merged_tokenizer), atol=1e-5)
+    base, _ = load_model(tiny_source(exports), None)
+    assert not torch.allclose(logits(base, tokenizer), logits(merged, merged_tokenizer), atol=1e-5)
 
 
 def test_a_job_without_train_split_or_with_the_wrong_export_is_refused(exports, scratch):
