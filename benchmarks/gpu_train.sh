@@ -122,8 +122,8 @@ rows = []
 for kind, flops_per_token in (("sft", 6), ("dpo", 8)):
     metrics = json.loads((out / kind / "summary.json").read_text())["metrics"]
     runtime = metrics["train_runtime"]
-    if kind == "sft" and "num_tokens" in metrics:
-        tokens = metrics["num_tokens"]  # TRL's own count of tokens fed (padding excluded)
+    if "num_tokens" in metrics:
+        tokens = metrics["num_tokens"]  # TRL's own count of tokens fed to the policy (padding excluded)
     else:
         tokens = metrics["tokens_per_sample"] * metrics["train_samples_per_second"] * runtime
     tokens_per_s = tokens / runtime
