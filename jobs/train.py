@@ -387,6 +387,9 @@ def run_training(
             ),
             failure_config=ray.train.FailureConfig(max_failures=config.max_failures),
             callbacks=[_metrics_log(run_dir)],
+            # Ray Train's print patch tees even captured prints to the log, so dill's internal dis.dis()
+            # (run by datasets' fingerprinting) would flood the worker logs with bytecode.
+            worker_runtime_env={"env_vars": {"RAY_TRAIN_ENABLE_PRINT_PATCH": "0"}},
         ),
     )
     result = trainer.fit()
