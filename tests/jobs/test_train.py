@@ -17,7 +17,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
 from jobs.export_train import export_dpo, export_sft  # noqa: E402
 from jobs.tiny_model import build_tiny_model, tiny_model_dir  # noqa: E402
-from jobs.train import TrainJobError, build_trainer, data_files, load_model, read_metrics, run_training  # noqa: E402
+from jobs.train import TrainJobError, build_trainer, data_files, load_model, read_metrics, run_training, tokens_per_sample  # noqa: E402
 from jobs.train_config import Lora, ModelSource, TinyModel, TrainConfig  # noqa: E402
 from tests.jobs.corpus_fixtures import standard_corpus  # noqa: E402
 
@@ -139,6 +139,15 @@ def test_a_lora_sft_checkpoint_is_merged_into_its_base_when_the_next_stage_loads
     assert torch.allclose(logits(trained, tokenizer), logits(merged, merged_tokenizer), atol=1e-5)
     base, _ = load_model(tiny_source(exports), None)
     assert not torch.allclose(logits(base, tokenizer), logits(merged, merged_tokenizer), atol=1e-5)
+
+
+def test_tokens_per_sample_counts_what_the_policy_sees_after_shuffles_and_filters():
+    import datasets
+
+    sft = datasets.Dataset.from_dict({"input_ids": [[1, 2, 3], [4]]}).select([1, 0, 1])
+    assert tokens_per_sample("sft", sft) == pytest.approx(5 / 3)
+    dpo = datasets.Dataset.from_dict({"prompt_ids": [[1, 2]], "chosen_ids": [[3]], "rejected_ids": [[4, 5, 6]]})
+    assert tokens_per_sample("dpo", dpo) == 8  # the prompt goes through the model twice, with each reply
 
 
 def test_a_job_without_train_split_or_with_the_wrong_export_is_refused(exports, scratch):
