@@ -95,6 +95,20 @@ def check_export_kind(data: str, kind: Kind) -> None:
         raise TrainJobError(f"{data} is a `{exported}` export but this is a {kind} job; export with `chardial export {kind}`")
 
 
+def check_trainer_args(kind: Kind, args: dict[str, Any]) -> None:
+    """Catch a misspelt trainer argument on the driver, before any worker starts."""
+    import dataclasses
+    import difflib
+
+    from trl import DPOConfig, SFTConfig
+
+    known = {f.name for f in dataclasses.fields(SFTConfig if kind == "sft" else DPOConfig)}
+    for name in sorted(set(args) - known):
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise TrainJobError(f"args.{name} is not an argument of trl.{'SFTConfig' if kind == 'sft' else 'DPOConfig'}{hint}")
+
+
 def resolve_init(init_from: str) -> ModelSource:
     """--init-from: a previous run folder (its latest checkpoint), or a model folder / hub id."""
     if _exists(join(init_from, SNAPSHOT_FILE)) or _exists(join(init_from, CHECKPOINT_SUBDIR)):
@@ -354,6 +368,7 @@ def run_training(
         )
     files = data_files(data)
     check_export_kind(data, kind)
+    check_trainer_args(kind, config.args)
     run_dir = output if "://" in output else str(Path(output).expanduser().resolve())
     storage_fs, run_path = filesystem(run_dir)
     storage_path, name = posixpath.split(run_path.rstrip("/"))

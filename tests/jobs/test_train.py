@@ -155,6 +155,8 @@ def test_a_job_without_train_split_or_with_the_wrong_export_is_refused(exports, 
         run_training("sft", config("sft", exports), str(scratch), str(scratch / "run"))
     with pytest.raises(TrainJobError, match="is a `dpo` export but this is a sft job"):
         run_training("sft", config("sft", exports), str(exports / "dpo-data"), str(scratch / "run"))
+    with pytest.raises(TrainJobError, match="args.learning_rat is not an argument of trl.SFTConfig; did you mean 'learning_rate'"):
+        run_training("sft", config("sft", exports, learning_rat=1e-3), str(exports / "sft-data"), str(scratch / "run"))
     with pytest.raises(TrainJobError, match="no starting model"):
         run_training("dpo", config("dpo", exports), str(exports / "dpo-data"), str(scratch / "run"))
 
