@@ -117,6 +117,14 @@ def _train(kind: str, config_path: Path, data: str, output: str, init_from: str 
     except ImportError as error:
         console.print(f"[red]error:[/] {error}. Install the training extra: pip install 'characterdial[train]'")
         raise typer.Exit(2) from None
+    except Exception as error:
+        from ray.train import TrainingFailedError
+
+        if not isinstance(error, TrainingFailedError):
+            raise
+        # Ray's message carries each failed worker's traceback; the run folder keeps what was checkpointed.
+        console.print(f"[red]training failed:[/] {error}\nRe-run the same command to resume from the last checkpoint in {output}.")
+        raise typer.Exit(1) from None
     table = Table(title=f"{kind} run → {summary.run_dir}")
     table.add_column("metric")
     table.add_column("value", justify="right")

@@ -351,7 +351,10 @@ def _metrics_log(run_uri: str) -> Any:
 def read_metrics(run_dir: str) -> list[dict[str, Any]]:
     """The reports of a run, oldest first (one per checkpoint, then the final one)."""
     fs, path = filesystem(run_dir)
-    with fs.open_input_stream(posixpath.join(path, "metrics.jsonl")) as stream:
+    log = posixpath.join(path, "metrics.jsonl")
+    if fs.get_file_info(log).type != pafs.FileType.File:
+        return []
+    with fs.open_input_stream(log) as stream:
         return [json.loads(line) for line in stream.read().decode().splitlines() if line.strip()]
 
 
@@ -373,6 +376,12 @@ def run_training(
     storage_fs, run_path = filesystem(run_dir)
     storage_path, name = posixpath.split(run_path.rstrip("/"))
     storage_fs.create_dir(storage_path, recursive=True)
+    summary_file = posixpath.join(run_path, "summary.json")
+    if storage_fs.get_file_info(summary_file).type == pafs.FileType.File:
+        with storage_fs.open_input_stream(summary_file) as stream:
+            previous = json.loads(stream.read()).get("kind")
+        if previous != kind:
+            raise TrainJobError(f"{output} holds a {previous} run; resuming it as {kind} would mix the two. Pick another --output")
 
     import ray
     import ray.train

@@ -209,3 +209,9 @@ def test_dpo_starts_from_the_sft_checkpoint(exports, sft_run, workers, scratch):
     first = read_metrics(str(scratch / "dpo"))[0]
     assert {"rewards/chosen", "rewards/rejected", "eval_loss"} <= set(first)
     assert os.path.isfile(os.path.join(summary.checkpoint, "checkpoint", "model.safetensors"))
+
+
+@pytest.mark.integration
+def test_a_run_folder_is_not_resumed_as_the_other_kind(exports, sft_run):
+    with pytest.raises(TrainJobError, match="holds a sft run; resuming it as dpo would mix the two"):
+        run_training("dpo", config("dpo", exports), str(exports / "dpo-data"), str(exports / "sft"), init_from=str(exports / "sft"))
