@@ -6,6 +6,10 @@ The lead wires `export_app` and `train_app` into `chardial` as `chardial export 
 
 from __future__ import annotations
 
+import asyncio
+import os
+import shlex
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -102,9 +106,78 @@ InitOpt = Annotated[
     str | None, typer.Option(help="Start from this run folder's latest checkpoint (DPO: the SFT run), or a model path / hub id.")
 ]
 AddressOpt = Annotated[str | None, typer.Option(help="Ray cluster address (default: RAY_ADDRESS, else a local Ray).")]
+SubmitOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Submit as a Ray Job to this cluster (its dashboard, e.g. http://HEAD:8265) instead of running here; "
+        "the repository travels as the job's working_dir, so --data and --output must be reachable from the cluster."
+    ),
+]
+FollowOpt = Annotated[bool, typer.Option(help="With --submit: stream the job's logs until it ends, and exit with its status.")]
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 
-def _train(kind: str, config_path: Path, data: str, output: str, init_from: str | None, address: str | None) -> None:
+def _submit(kind: str, config_path: Path, data: str, output: str, init_from: str | None, address: str, follow: bool) -> None:
+    """Run `python -m jobs.train …` as a Ray Job with this repository as its working_dir."""
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    try:
+        config = config_path.resolve().relative_to(REPOSITORY)
+    except ValueError:
+        console.print(f"[red]error:[/] {config_path} is outside {REPOSITORY}; the job only sees the repository, so put the config in it")
+        raise typer.Exit(2) from None
+
+    def on_cluster(location: str) -> str:
+        # The job runs in a temporary copy of the repository: relative paths would land there and vanish.
+        return location if "://" in location or os.path.isabs(location) else os.path.abspath(location)
+
+    command = [
+        "python",
+        "-m",
+        "jobs.train",
+        kind,
+        "--config",
+        config.as_posix(),
+        "--data",
+        on_cluster(data),
+        "--output",
+        on_cluster(output),
+    ]
+    if init_from:
+        command += ["--init-from", on_cluster(init_from) if os.path.exists(init_from) else init_from]
+    entrypoint = shlex.join(command)
+    try:
+        client = JobSubmissionClient(address)
+        job_id = client.submit_job(
+            entrypoint=entrypoint,
+            runtime_env={"working_dir": str(REPOSITORY), "excludes": [".git", "out", ".venv"]},
+            metadata={"characterdial": f"train {kind}"},
+        )
+    except (ConnectionError, RuntimeError) as error:  # unreachable dashboard, or the cluster refused the job
+        console.print(f"[red]error:[/] could not submit to {address}: {error}")
+        raise typer.Exit(2) from None
+    console.print(f"submitted [bold]{job_id}[/]: {entrypoint}")
+    if not follow:
+        console.print(f"follow it with: ray job logs --address {address} --follow {job_id}")
+        return
+
+    async def stream() -> None:
+        async for lines in client.tail_job_logs(job_id):
+            sys.stdout.write(lines)
+
+    asyncio.run(stream())
+    status = client.get_job_status(job_id)
+    if status != JobStatus.SUCCEEDED:
+        console.print(f"[red]job {job_id} {status.value.lower()}[/]")
+        raise typer.Exit(1)
+
+
+def _train(
+    kind: str, config_path: Path, data: str, output: str, init_from: str | None, address: str | None, submit: str | None, follow: bool
+) -> None:
+    if submit:
+        _submit(kind, config_path, data, output, init_from, submit, follow)
+        return
     from jobs.train import TrainJobError, run_training
     from jobs.train_config import load_config
 
@@ -137,15 +210,31 @@ def _train(kind: str, config_path: Path, data: str, output: str, init_from: str 
 
 
 @train_app.command("sft")
-def train_sft_command(config: ConfigOpt, data: DataOpt, output: OutputOpt, init_from: InitOpt = None, address: AddressOpt = None) -> None:
+def train_sft_command(
+    config: ConfigOpt,
+    data: DataOpt,
+    output: OutputOpt,
+    init_from: InitOpt = None,
+    address: AddressOpt = None,
+    submit: SubmitOpt = None,
+    follow: FollowOpt = False,
+) -> None:
     """Supervised fine-tuning (assistant-only loss) with TRL's SFTTrainer on Ray Train workers."""
-    _train("sft", config, data, output, init_from, address)
+    _train("sft", config, data, output, init_from, address, submit, follow)
 
 
 @train_app.command("dpo")
-def train_dpo_command(config: ConfigOpt, data: DataOpt, output: OutputOpt, init_from: InitOpt = None, address: AddressOpt = None) -> None:
+def train_dpo_command(
+    config: ConfigOpt,
+    data: DataOpt,
+    output: OutputOpt,
+    init_from: InitOpt = None,
+    address: AddressOpt = None,
+    submit: SubmitOpt = None,
+    follow: FollowOpt = False,
+) -> None:
     """Direct preference optimisation with TRL's DPOTrainer, starting from the SFT run (--init-from)."""
-    _train("dpo", config, data, output, init_from, address)
+    _train("dpo", config, data, output, init_from, address, submit, follow)
 
 
 if __name__ == "__main__":

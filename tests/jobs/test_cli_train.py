@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from jobs.cli_train import app
@@ -62,3 +70,62 @@ def test_shipped_configs_validate():
 
     assert load_config(CONFIGS / "sft-tiny-cpu.yaml", "sft").model.tiny is not None
     assert load_config(CONFIGS / "dpo-tiny-cpu.yaml", "dpo").model is None
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+@pytest.fixture(scope="module")
+def job_cluster():
+    """A private one-node Ray cluster with a dashboard (the Jobs server), on loopback and free ports.
+
+    `ray start --block` in the foreground: terminating that one process shuts down everything it started,
+    without `ray stop`, which would stop every Ray instance of this user on the machine.
+    """
+    pytest.importorskip("ray.dashboard", reason="job submission needs ray[default] (the dashboard)")
+    port, dashboard, agent, agent_grpc, metrics, client, runtime_env = _free_ports(7)
+    temp_dir = tempfile.mkdtemp(prefix="rtj", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    env = os.environ | {"RAY_AUTH_MODE": "disabled", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    command = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1",
+               f"--port={port}", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", f"--dashboard-agent-listen-port={agent}",
+               f"--dashboard-agent-grpc-port={agent_grpc}", f"--metrics-export-port={metrics}", f"--ray-client-server-port={client}",
+               f"--runtime-env-agent-port={runtime_env}", "--num-cpus=1", f"--temp-dir={temp_dir}", "--include-dashboard=true"]  # fmt: skip
+    head = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    address = f"http://127.0.0.1:{dashboard}"
+    try:
+        from ray.job_submission import JobSubmissionClient
+
+        deadline = time.monotonic() + 120
+        while True:  # the Jobs API answers once the dashboard and its agent are up
+            try:
+                JobSubmissionClient(address).list_jobs()
+                break
+            except Exception:
+                if time.monotonic() > deadline or head.poll() is not None:
+                    raise
+                time.sleep(2)
+        yield address
+    finally:
+        head.terminate()
+        head.wait(timeout=60)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.mark.integration
+def test_train_submit_runs_the_job_on_the_cluster_and_exits_with_its_status(job_cluster, tmp_path):
+    result = runner.invoke(
+        app,
+        ["train", "sft", "--config", str(CONFIGS / "sft-tiny-cpu.yaml"), "--data", str(tmp_path / "none"), "--output", str(tmp_path / "run"),
+         "--submit", job_cluster, "--follow"],
+    )  # fmt: skip
+    # The job ran `python -m jobs.train` on the cluster, which refused the missing export; --follow relays it.
+    assert result.exit_code == 1, result.output
+    assert "python -m jobs.train sft --config jobs/configs/sft-tiny-cpu.yaml" in result.output
+    assert "no train.parquet" in result.output and "failed" in result.output
