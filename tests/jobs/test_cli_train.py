@@ -70,6 +70,19 @@ def test_shipped_configs_validate():
 
     assert load_config(CONFIGS / "sft-tiny-cpu.yaml", "sft").model.tiny is not None
     assert load_config(CONFIGS / "dpo-tiny-cpu.yaml", "dpo").model is None
+    qwen = load_config(CONFIGS / "sft-qwen2.5-7b-gpu.yaml", "sft")
+    assert (qwen.model.path, qwen.scaling.use_gpu, qwen.lora.r) == ("Qwen/Qwen2.5-7B-Instruct", True, 64)
+    assert load_config(CONFIGS / "dpo-qwen2.5-7b-gpu.yaml", "dpo").args["beta"] == 0.1
+
+
+def test_shipped_configs_use_only_real_trainer_arguments():
+    pytest.importorskip("trl", reason="needs the train extra (trl) to know its arguments")
+    from jobs.train import check_trainer_args
+    from jobs.train_config import load_config
+
+    for path in sorted(CONFIGS.glob("*.yaml")):
+        config = load_config(path)
+        check_trainer_args(config.kind, config.args)
 
 
 def _free_ports(count: int) -> list[int]:
