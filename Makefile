@@ -10,7 +10,9 @@ export RAY_AUTH_MODE ?= disabled
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	# torch first, pinned: on the project's machines 2.13.0 is a local CPU wheel (elsewhere PyPI's build)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev,train]'
 	touch $@
 
 demo: $(VENV)/.installed

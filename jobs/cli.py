@@ -12,19 +12,41 @@ from rich.table import Table
 
 from jobs import curate as curate_job
 from jobs.cli_extract import app as extract_app
-from jobs.cli_formats import app as formats_app
+from jobs.cli_formats import FormatName
+from jobs.cli_formats import export as export_format
+from jobs.cli_formats import import_ as import_format
 from jobs.cli_report import app as report_app
 from jobs.cli_synthesis import app as synthesis_app
+from jobs.cli_train import export_app, train_app
 
 app = typer.Typer(help="CharacterDial: character role-play corpora on Ray.", no_args_is_help=True, add_completion=False)
 schema_app = typer.Typer(help="Record schemas: JSON Schema export and reference docs.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.add_typer(report_app)
-app.add_typer(formats_app)
+app.command("import", no_args_is_help=True)(import_format)
+app.add_typer(export_app, name="export")
+app.add_typer(train_app, name="train")
 app.add_typer(synthesis_app, name="synth")
 app.add_typer(extract_app, name="extract")
 console = Console()
 err = Console(stderr=True)
+
+
+def _format_exporter(fmt: FormatName):  # noqa: ANN202 - a typer command
+    def command(
+        corpus: Path = typer.Argument(..., help="A corpus folder (with corpus/*.parquet), or Parquet files of dialogues."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output file (JSONL formats) or folder (card, sillytavern)."),
+        png: bool = typer.Option(False, help="card only: write PNG cards (chara/ccv3 chunk) instead of JSON."),
+    ) -> None:
+        export_format(fmt, corpus, out, png)
+
+    command.__doc__ = f"Dialogues of a corpus -> {fmt.value} (fields only that format carries are restored from meta)."
+    return command
+
+
+# `chardial export FORMAT CORPUS --out PATH`: training formats (sft, dpo) and every community format in one group.
+for _format in FormatName:
+    export_app.command(_format.value, no_args_is_help=True)(_format_exporter(_format))
 
 
 @app.command()

@@ -21,7 +21,7 @@ from jobs.export_train import DEFAULT_TEMPLATE, ExportReport, export_dpo, export
 
 console = Console(stderr=True, soft_wrap=True)  # soft wrap: error lines stay whole, greppable
 
-export_app = typer.Typer(help="Export a corpus as training files (TRL/OpenAI conversational Parquet).", no_args_is_help=True)
+export_app = typer.Typer(help="Export a corpus: training files (sft, dpo) or a human-log / community format.", no_args_is_help=True)
 train_app = typer.Typer(help="Train on an export with Ray Train + TRL: SFT, then DPO from the SFT run.", no_args_is_help=True)
 app = typer.Typer(help="CharacterDial training: exports and Ray Train jobs.", no_args_is_help=True)
 app.add_typer(export_app, name="export")

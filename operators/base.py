@@ -130,10 +130,14 @@ class GlobalOperator(Operator):
         raise NotImplementedError
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        """In-process: the whole table at once; only groups of two or more rows reach `reduce`."""
+        """In-process: the whole table at once."""
+        return self.reduce_all(self.keyed(batch))
+
+    def reduce_all(self, batch: pa.Table) -> pa.Table:
+        """Group keyed rows (all rows of a key must be in `batch`) and reduce each group; only groups of
+        two or more rows reach `reduce` when `singletons_pass`. On Ray, each call gets one hash partition."""
         import pyarrow.compute as pc
 
-        batch = self.keyed(batch)
         if batch.num_rows == 0:
             return batch
         keys = batch.column(self.key)

@@ -17,6 +17,7 @@ DUPLICATE_OF = "_duplicate_of"
 INPUT_FILE = "_input_file"
 INPUT_LINE = "_input_line"
 RAW = "_raw"
+PARTITION = "_partition"  # hash partition of a global step's key (Ray plan only)
 
 INTERNAL_FIELDS: tuple[pa.Field, ...] = (
     pa.field(REJECT_REASON, pa.string()),
@@ -26,6 +27,7 @@ INTERNAL_FIELDS: tuple[pa.Field, ...] = (
     pa.field(INPUT_FILE, pa.string()),
     pa.field(INPUT_LINE, pa.int64()),
     pa.field(RAW, pa.string()),
+    pa.field(PARTITION, pa.int64()),
 )
 INTERNAL_COLUMNS: tuple[str, ...] = tuple(f.name for f in INTERNAL_FIELDS)
 DIALOGUE_COLUMNS: tuple[str, ...] = tuple(DIALOGUE_SCHEMA.names)

@@ -9,6 +9,7 @@ list of files it wrote. A small actor keeps the per-file record counts the ledge
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import os
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ import ray
 from ray.data import ActorPoolStrategy
 
 from operators.base import RunContext
-from operators.columns import DIALOGUE_COLUMNS, conform
+from operators.columns import DIALOGUE_COLUMNS, INPUT_FILE, INPUT_LINE, PARTITION, conform
 from pipelines.execute import Log, _operator, read_source
 from pipelines.spec import Pipeline, Step
 from pipelines.steps import run_step, run_step_async, write_block
@@ -75,13 +76,26 @@ class _AsyncStepActor:
         return await run_step_async(self.op, batch, self.schema, self.only)
 
 
+def _partitioner(key: str, partitions: int) -> Any:
+    """A batch function adding `_partition` = a stable hash of `key` (of the input position for rows without one)."""
+
+    def partition(batch: pa.Table) -> pa.Table:
+        keys = batch.column(key).to_pylist()
+        files, lines = batch.column(INPUT_FILE).to_pylist(), batch.column(INPUT_LINE).to_pylist()
+        values = [
+            int.from_bytes(hashlib.blake2b((k if k is not None else f"{f}:{n}").encode("utf-8"), digest_size=8).digest(), "big") % partitions
+            for k, f, n in zip(keys, files, lines, strict=True)
+        ]
+        return batch.set_column(batch.schema.get_field_index(PARTITION), PARTITION, pa.array(values, pa.int64()))
+
+    partition.__name__ = f"partition({key})"
+    return partition
+
+
 def _task_fn(step: Step, context: RunContext, schema: pa.Schema, method: str) -> Any:
     state: dict[str, Any] = {}
-    lone_rows_pass = method == "reduce" and getattr(step.cls, "singletons_pass", False)
 
     def apply(batch: pa.Table) -> pa.Table:
-        if lone_rows_pass and batch.num_rows < 2:
-            return batch  # map_groups calls once per group: most groups have one row and nothing to do
         if "op" not in state:
             state["op"] = _Phase(_operator(step, context), method)
         return run_step(state["op"], batch, schema, step.only)
@@ -165,9 +179,13 @@ def execute_on_ray(
         elif hasattr(step.cls, "apply"):
             ds = _operator(step, context).apply(ds, schema=schema, partitions=partitions)
         elif step.is_global:
+            # keyed -> hash partition of the key -> one reduce_all call per partition. Grouping by the key
+            # itself would call Python once per distinct key (once per dialogue for dedup), which costs
+            # more than the work; a partition holds every row of its keys, so reduce_all sees whole groups.
             ds = _map(ds, step, context, schema, "keyed")
-            ds = ds.groupby(step.cls.key, num_partitions=partitions).map_groups(
-                _task_fn(step, context, schema, "reduce"), batch_format="pyarrow", num_cpus=step.resources.cpus
+            ds = ds.map_batches(_partitioner(step.cls.key, partitions), batch_format="pyarrow", zero_copy_batch=False)
+            ds = ds.groupby(PARTITION, num_partitions=partitions).map_groups(
+                _task_fn(step, context, schema, "reduce_all"), batch_format="pyarrow", num_cpus=step.resources.cpus
             )
         else:
             ds = _map(ds, step, context, schema, "__call__")
@@ -182,6 +200,8 @@ def execute_on_ray(
     written: list[dict[str, Any]] = []
     for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
         written.extend(batch.to_pylist())
+    if pipeline.execution.log_stats:
+        log(ds.stats())
     counts = ray.get(ledger.snapshot.remote())
     ray.kill(ledger)
     return written, counts, info

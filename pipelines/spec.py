@@ -55,6 +55,7 @@ class ExecutionSpec(BaseModel):
 
     rows_per_block: int = Field(2_000, ge=1, description="Rows per block read from a source file (the unit of parallel work).")
     shuffle_partitions: int | None = Field(None, ge=1, description="Partitions for global steps (group-bys); default: 2 x cluster CPUs.")
+    log_stats: bool = Field(False, description="Print Ray Data's per-operator statistics (wall and CPU time, rows, blocks) after the run.")
 
 
 class _Document(BaseModel):
