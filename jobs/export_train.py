@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
+from schemas.arrow import from_arrow_row
 from schemas.records import SPLITS, Character, Dialogue, PreferencePair, Turn
 from schemas.tables import validate_record
 
@@ -210,9 +211,9 @@ def _records(files: list[Path], model: type[BaseModel], root: Path) -> Iterator[
         name = path.relative_to(root).as_posix()
         row_index = 0
         for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
-            for row in batch.to_pylist(maps_as_pydicts="strict"):
+            for row in batch.to_pylist():
                 # Dropping unknown columns keeps exports working on corpora with extra pipeline columns.
-                data = {k: v for k, v in row.items() if k in model.model_fields}
+                data = from_arrow_row(model, {k: v for k, v in row.items() if k in model.model_fields})
                 record = validate_record(model, data, f"{name} row {row_index}")
                 yield record, name, row_index
                 row_index += 1

@@ -7,6 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from schemas.arrow import to_arrow_row
 from schemas.records import Character, Dialogue, PreferencePair, PreferenceTurn, Turn
 from schemas.tables import DIALOGUE_SCHEMA, TABLES
 
@@ -100,7 +101,7 @@ def write_table(path: Path, records: list, table: str) -> Path:
     """Write records as one Parquet file of the named table (schemas.tables)."""
     schema = DIALOGUE_SCHEMA if table == "dialogue" else TABLES[table].schema
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist([r.model_dump() for r in records], schema=schema), path)
+    pq.write_table(pa.Table.from_pylist([to_arrow_row(r) for r in records], schema=schema), path)
     return path
 
 

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs.export_train import SFT_SCHEMA, ExportError, SystemPrompt, export_dpo, export_sft, turns_to_messages
+from schemas.arrow import to_arrow_row
 from schemas.records import Turn
 from schemas.tables import DIALOGUE_SCHEMA
 from tests.jobs.corpus_fixtures import CHARACTERS, dialogue, preference_pair, standard_corpus, write_corpus, write_table
@@ -132,8 +133,8 @@ def test_a_character_in_two_splits_is_an_error_naming_both_rows(tmp_path):
 
 
 def test_an_invalid_row_names_file_row_and_field(tmp_path):
-    good = dialogue("c_sam", 0).model_dump()
-    bad = dialogue("c_sam", 1).model_dump()
+    good = to_arrow_row(dialogue("c_sam", 0))
+    bad = to_arrow_row(dialogue("c_sam", 1))
     bad["turns"][1]["role"] = "narrator"
     (tmp_path / "run" / "corpus").mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist([good, bad], schema=DIALOGUE_SCHEMA), tmp_path / "run" / "corpus" / "x.parquet")
