@@ -68,8 +68,8 @@ def schemas_for(pipeline: Pipeline) -> tuple[pa.Schema, pa.Schema]:
     return working_schema(extra), corpus
 
 
-class LocalLedger:
-    """Source counts in-process; keyed so that a repeated report replaces, never adds."""
+class SourceCounts:
+    """Records read per source file; keyed, so a repeated report (a retried task) replaces, never adds."""
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
@@ -193,7 +193,7 @@ def llm_usage(staging: Path) -> list[dict[str, Any]]:
 
 
 def _execute_inprocess(pipeline: Pipeline, staging: Path, context: RunContext, schema: pa.Schema, corpus_schema: pa.Schema) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    ledger = LocalLedger()
+    ledger = SourceCounts()
     tables: list[pa.Table] = []
     for step in pipeline.sources:
         for path in pipeline.inputs.get(step.index, []):

@@ -22,23 +22,13 @@ from ray.data import ActorPoolStrategy
 
 from operators.base import RunContext
 from operators.columns import DIALOGUE_COLUMNS, INPUT_FILE, INPUT_LINE, PARTITION, conform
-from pipelines.execute import Log, _operator, read_source
+from pipelines.execute import Log, SourceCounts, _operator, read_source
 from pipelines.spec import Pipeline, Step
 from pipelines.steps import run_step, run_step_async, write_block
 
 
-@ray.remote(num_cpus=0)
-class LedgerActor:
-    """Per-file record counts from the sources; keyed, so a retried task's report replaces, never adds."""
-
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-
-    def record(self, key: str, count: int) -> None:
-        self.counts[key] = count
-
-    def snapshot(self) -> dict[str, int]:
-        return dict(self.counts)
+# The same per-file counter as in-process, as a small actor every read task reports to.
+LedgerActor = ray.remote(num_cpus=0)(SourceCounts)
 
 
 class _Phase:
