@@ -26,7 +26,6 @@ from pipelines.execute import Log, SourceCounts, _operator, read_source
 from pipelines.spec import Pipeline, Step
 from pipelines.steps import run_step, run_step_async, write_block
 
-
 # The same per-file counter as in-process, as a small actor every read task reports to.
 LedgerActor = ray.remote(num_cpus=0)(SourceCounts)
 
