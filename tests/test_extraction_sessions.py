@@ -86,3 +86,14 @@ def test_monologue_is_not_a_dialogue_and_unknown_is_not_a_user_role():
     assert [t["speaker"] for t in rows[0]["turns"]] == ["Anna Reed", "unknown"]
     result.utterances.pop()
     assert dialogue_rows(result, "m.txt", SessionConfig(min_lines=1)) == []
+
+
+def test_unattributed_quotes_opening_a_session_are_not_turns():
+    text = '"Trois Couronnes," she read.\n\n"Will you come?" said Anna.\n\n"Gladly," said Ben.'
+    cast = Cast([CastMember("Anna Reed", ["Anna Reed", "Anna"], "F"), CastMember("Ben Lowe", ["Ben Lowe", "Ben"], "M")])
+    result = extract_novel(text, cast, "en")
+    result.utterances[0].speaker = None  # an unattributed opening quote (a title, a name)
+    rows = dialogue_rows(result, "m.txt", SessionConfig(min_lines=1))
+    assert rows, "the two speakers still make a session"
+    for row in rows:
+        assert [t["speaker"] for t in row["turns"]] == ["Anna Reed", "Ben Lowe"]

@@ -133,6 +133,10 @@ def dialogue_rows(result: NovelExtraction, document: str, config: SessionConfig,
     rows = []
     for number, session in enumerate(group_sessions(result, config)):
         turns = turns_of(session, result.language)
+        # Unattributed quotes opening a session are mostly titles, names and scare quotes, not speech;
+        # later in a session they stay, as lines of someone the character talks to.
+        while turns and turns[0].speaker is None:
+            turns.pop(0)
         speakers = {t.speaker for t in turns}
         if len(turns) < config.min_turns:
             continue
