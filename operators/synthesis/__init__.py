@@ -1,0 +1,1 @@
+"""LLM synthesis: character profiles, one-to-many dialogues and self-refinement (CharacterGLM's synthetic source)."""
