@@ -100,3 +100,17 @@ def test_pipeline_spec_errors_name_the_line(tmp_path: Path) -> None:
     spec = {"name": "x", "sources": [{"op": "read.jsonl", "paths": [str(SAMPLES / "dialogues.jsonl")]}], "operators": [{"op": "quality.classifier", "model": "m", "thresholds": {"charm": 3}}]}
     with pytest.raises(PipelineError, match=r"operators\[0\].thresholds.*unknown quality dimensions"):
         pipeline_from_dict(spec, "x.yaml", tmp_path)
+
+
+def test_thresholds_filter_rejects_below_minimums_and_ignores_unscored() -> None:
+    from operators.quality.threshold_filter import QualityThresholds, ThresholdsConfig
+
+    table = conform(labelled_table(40, seed=9))
+    rows = table.column("quality").to_pylist()
+    rows[0] = None
+    table = table.set_column(table.schema.get_field_index("quality"), "quality", pa.array(rows, table.schema.field("quality").type))
+    out = QualityThresholds(ThresholdsConfig(thresholds={"overall": 3}))(table)
+    for quality, reason in zip(rows, out.column(REJECT_REASON).to_pylist(), strict=True):
+        assert reason == ("low_overall" if quality is not None and quality["overall"] < 3 else None)
+    with pytest.raises(ValueError):
+        ThresholdsConfig(thresholds={})
