@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from pipelines.spec import PipelineError
 
+if TYPE_CHECKING:
+    from jobs.recipe import Recipe
+
 app = typer.Typer(name="recipe", help="Run a full recipe, leaving out (and naming) the steps that need an LLM endpoint when none is configured.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)
 
 
-def _plan(pipeline: Path):  # noqa: ANN202 (a Recipe; imported lazily to keep --help fast)
-    from jobs.recipe import plan_recipe
+def _plan(pipeline: Path) -> Recipe:
+    from jobs.recipe import plan_recipe  # lazily: --help stays fast
 
     try:
         recipe = plan_recipe(pipeline)
