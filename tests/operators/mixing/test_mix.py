@@ -130,3 +130,17 @@ def test_pipeline_reports_achieved_shares_balances_and_ray_matches_inprocess(ray
         assert by_language["zh"] == pytest.approx(0.5) and by_language["en"] == pytest.approx(0.5)
         selections.append(sorted(r["dialogue_id"] for r in corpus_rows))
     assert selections[0] == selections[1]
+
+
+def test_unscored_rows_rank_last_and_repeats_are_capped() -> None:
+    table = corpus(zh=20, en=10)
+    rows = table.column("quality").to_pylist()
+    zh = [i for i, language in enumerate(table.column("language").to_pylist()) if language == "zh"]
+    for index in zh[:10]:
+        rows[index] = None
+    table = table.set_column(table.schema.get_field_index("quality"), "quality", pa.array(rows, table.schema.field("quality").type))
+    kept = kept_rows(Mix(MixConfig(by=["language"], targets={"language": {"zh": 0.5, "en": 0.5}}))(table))
+    assert sorted(r["dialogue_id"] for r in kept if r["language"] == "zh") == sorted(table.column("dialogue_id")[i].as_py() for i in zh[10:])
+    capped = Mix(MixConfig(by=["language"], targets={"language": {"zh": 0.9, "en": 0.1}}, allow_repeat=True, max_repeat=2, total=100))(table)
+    repeats = Counter(from_arrow_map(r["meta"]).get("mix.repeat") for r in kept_rows(capped) if r["language"] == "zh")
+    assert repeats == {"2": 20}  # 90 wanted from 20 rows: capped at twice each
