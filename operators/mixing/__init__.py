@@ -1,0 +1,1 @@
+"""Corpus mixing: sampling toward target shares."""

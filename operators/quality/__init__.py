@@ -1,0 +1,1 @@
+"""Quality scoring: a fast trained classifier (`quality.classifier`) and an LLM judge (`quality.judge`)."""
