@@ -15,6 +15,7 @@ from jobs.cli_extract import app as extract_app
 from jobs.cli_formats import FormatName
 from jobs.cli_formats import export as export_format
 from jobs.cli_formats import import_ as import_format
+from jobs.cli_quality import app as quality_app
 from jobs.cli_report import app as report_app
 from jobs.cli_synthesis import app as synthesis_app
 from jobs.cli_train import export_app, train_app
@@ -28,6 +29,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(train_app, name="train")
 app.add_typer(synthesis_app, name="synth")
 app.add_typer(extract_app, name="extract")
+app.add_typer(quality_app, name="quality")
 console = Console()
 err = Console(stderr=True)
 

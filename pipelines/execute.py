@@ -177,6 +177,7 @@ def run_pipeline(
     if report:
         build_report(staging, None, manifest=manifest, stats=tables)
     manifest.timings_s["stats_and_report"] = round(time.perf_counter() - t2, 3)
+    manifest.timings_s["total"] = round(time.perf_counter() - t0, 3)
     write_manifest(staging, manifest)
     publish(staging, output_path)
     return manifest

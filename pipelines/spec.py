@@ -190,7 +190,7 @@ def resolve_paths(patterns: list[str], base: Path) -> tuple[list[str], list[tupl
     return [os.path.abspath(f) for f in files], problems
 
 
-def _build_step(raw: Any, path: tuple, errors: _Errors, index: int, want_source: bool) -> Step | None:
+def _build_step(raw: Any, path: tuple, errors: _Errors, index: int, want_source: bool, base: Path) -> Step | None:
     if not isinstance(raw, dict):
         errors.add(path, f"a step is a mapping with an 'op' key, got {type(raw).__name__}")
         return None
@@ -226,6 +226,9 @@ def _build_step(raw: Any, path: tuple, errors: _Errors, index: int, want_source:
         except ValidationError as error:
             errors.add_validation(path + ("resources",), error)
             return None
+    for key, value in raw.items():  # `*_file` / `*_dir` settings are relative to the pipeline file, like `paths`
+        if key.endswith(("_file", "_dir")) and isinstance(value, str) and value and not os.path.isabs(value) and "://" not in value:
+            raw[key] = str(base / value)
     try:
         config = cls.Config.model_validate(raw)
     except ValidationError as error:
@@ -265,7 +268,7 @@ def pipeline_from_dict(data: Any, file: str, base: Path, lines: dict[tuple, int]
     sources: list[Step] = []
     inputs: dict[int, list[str]] = {}
     for i, raw in enumerate(document.sources):
-        step = _build_step(raw, ("sources", i), errors, i, want_source=True)
+        step = _build_step(raw, ("sources", i), errors, i, want_source=True, base=base)
         if step is None:
             continue
         files, problems = resolve_paths(step.config.paths, base)  # type: ignore[attr-defined]
@@ -277,7 +280,7 @@ def pipeline_from_dict(data: Any, file: str, base: Path, lines: dict[tuple, int]
     operators: list[Step] = []
     available = set(DIALOGUE_COLUMNS)
     for i, raw in enumerate(document.operators):
-        step = _build_step(raw, ("operators", i), errors, len(document.sources) + i, want_source=False)
+        step = _build_step(raw, ("operators", i), errors, len(document.sources) + i, want_source=False, base=base)
         if step is None:
             continue
         missing = set(step.cls.reads) - available
