@@ -170,3 +170,12 @@ def test_run_step_routes_only_live_rows_and_enforces_rows_in_equals_rows_out(tmp
     out = run_step(Seen(), table, WORKING_SCHEMA)
     assert Seen.rows == 1 and out.num_rows == 2
     assert conform(out).schema == WORKING_SCHEMA
+
+
+def test_run_step_only_filter_leaves_other_rows_untouched(tmp_path):
+    lines = [json.dumps(record("a", [("user", "x"), ("character", "y")], source="synthesis")), json.dumps(record("b", [("user", "x")], source="import"))]
+    table = read(tmp_path, lines)
+    cls = lookup("filters.length")
+    out = run_step(cls(cls.Config(min_turns=3)), table, WORKING_SCHEMA, only={"source": ["import"]})
+    got = {r["source"]: r[REJECT_REASON] for r in out.to_pylist()}
+    assert got == {"synthesis": None, "import": "too_few_turns"}

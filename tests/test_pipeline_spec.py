@@ -67,3 +67,15 @@ def test_user_operator_by_import_path(tmp_path):
     message = errors_of(write(tmp_path, text))
     assert "operators[1].op: cannot import operator 'tests.chaos:Nope'" in message
     assert "operators[0]" not in message
+
+
+def test_llm_steps_default_to_synthesis_rows_but_the_judge_scores_everything(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHARDIAL_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    text = (
+        "name: x\nsources: [{op: read.jsonl, paths: [data.jsonl]}]\noperators:\n"
+        "  - {op: synthesize.dialogues, llm: {model: m}}\n  - {op: quality.judge, llm: {model: m}}\n"
+        "  - {op: filters.length, only: {language: [zh, en]}}\n"
+    )
+    pipeline = load_pipeline(write(tmp_path, text))
+    assert [s.only for s in pipeline.operators] == [{"source": ["synthesis"]}, {}, {"language": ["zh", "en"]}]
+    assert "`only` maps columns" in errors_of(write(tmp_path, "name: x\nsources: [{op: read.jsonl, paths: [data.jsonl]}]\noperators:\n  - {op: normalize.text, only: {turns: x}}\n"))

@@ -99,6 +99,7 @@ class QualityJudge(LLMStep):
     reads = frozenset({"character", "turns", "language", "user_role", "scenario", "dialogue_id", "quality", "meta"})
     writes = frozenset({"quality", "meta"})
     summary = "An LLM judge scores dialogues 1-5 on consistency, human-likeness, engagement, quality, safety, correctness and overall (zh/en rubrics)."
+    default_only: ClassVar[dict[str, list[str]]] = {}  # the judge scores every source, unlike the synthesis steps
 
     @cached_property
     def prompts(self) -> PromptLibrary:
