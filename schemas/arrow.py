@@ -16,7 +16,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import pyarrow as pa
 from pydantic import BaseModel
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"  # 1.1.0: pair_source swipe_choice
 METADATA_VERSION_KEY = b"characterdial.schema_version"
 METADATA_TABLE_KEY = b"characterdial.table"
 

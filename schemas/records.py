@@ -15,7 +15,7 @@ Scenario = Literal["chit_chat", "interview", "companionship", "other"]
 Source = Literal["synthesis", "extraction", "human_roleplay", "human_prototype", "import"]
 Role = Literal["user", "character"]
 Split = Literal["train", "validation", "test"]
-PairSource = Literal["hpi_rewrite", "self_refine", "judge_ranked"]
+PairSource = Literal["hpi_rewrite", "self_refine", "judge_ranked", "swipe_choice"]
 
 CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
 SCENARIOS: tuple[str, ...] = Scenario.__args__  # type: ignore[attr-defined]
@@ -147,7 +147,7 @@ class PreferencePair(Strict):
     context: list[Turn] = Field(description="The turns before the reply.")
     chosen: PreferenceTurn = Field(description="The preferred reply.")
     rejected: PreferenceTurn = Field(description="The dispreferred reply.")
-    pair_source: PairSource = Field(description="hpi_rewrite | self_refine | judge_ranked.")
+    pair_source: PairSource = Field(description="hpi_rewrite | self_refine | judge_ranked | swipe_choice (the swipe a user kept vs those they passed over).")
     margin: float | None = Field(None, description="Score difference chosen - rejected, when known.")
     split: Split | None = Field(None, description="Split of the character.")
     source_ref: str | None = Field(None, description="Provenance.")

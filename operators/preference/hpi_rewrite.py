@@ -51,27 +51,30 @@ def rewrite_pairs(row: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
             continue
         if chosen.strip() == rejected.strip():
             continue  # a rewrite identical to the output states no preference
-        speaker = turn["speaker"]
-        pairs.append(
-            {
-                "pair_id": pair_id(row["dialogue_id"], index, chosen, rejected),
-                "dialogue_id": row["dialogue_id"],
-                "character_id": row["character_id"],
-                "character": row["character"],
-                "user_role": row["user_role"],
-                "scenario": row["scenario"],
-                "language": row["language"],
-                "context": turns[:index],
-                "chosen": {"speaker": speaker, "text": chosen},
-                "rejected": {"speaker": speaker, "text": rejected},
-                "pair_source": "hpi_rewrite",
-                "margin": None,
-                "split": row["split"],
-                "source_ref": f"{row['source_ref']}#turn={index}" if row["source_ref"] else None,
-                "pipeline_run_id": run_id,
-            }
-        )
+        pairs.append(pair_row(row, index, chosen, rejected, "hpi_rewrite", run_id))
     return pairs
+
+
+def pair_row(row: dict[str, Any], index: int, chosen: str, rejected: str, source: str, run_id: str) -> dict[str, Any]:
+    """A pairs-table row: the turns before `index` as context, two replies by that turn's speaker."""
+    speaker = row["turns"][index]["speaker"]
+    return {
+        "pair_id": pair_id(row["dialogue_id"], index, chosen, rejected),
+        "dialogue_id": row["dialogue_id"],
+        "character_id": row["character_id"],
+        "character": row["character"],
+        "user_role": row["user_role"],
+        "scenario": row["scenario"],
+        "language": row["language"],
+        "context": row["turns"][:index],
+        "chosen": {"speaker": speaker, "text": chosen},
+        "rejected": {"speaker": speaker, "text": rejected},
+        "pair_source": source,
+        "margin": None,
+        "split": row["split"],
+        "source_ref": f"{row['source_ref']}#turn={index}" if row["source_ref"] else None,
+        "pipeline_run_id": run_id,
+    }
 
 
 @register
