@@ -98,12 +98,27 @@ def match_discovered(discovered: Cast, cast: Cast) -> dict[str, str]:
     return mapping
 
 
+LLM = None  # an LLMConfig when --llm-model is given: unsure quotes are then asked (the gain is what --llm measures)
+LLM_BELOW = 0.5
+
+
+def _extract(text: str, cast, language: str):  # noqa: ANN001, ANN202
+    result = extract_novel(text, cast, language=language)
+    if LLM is not None:
+        import asyncio
+
+        from operators.extraction.llm_attribution import attribute_unsure
+
+        asyncio.run(attribute_unsure(result, LLM, LLM_BELOW))
+    return result
+
+
 def score_pdnc(folder: Path, discover: bool = False) -> Score:
     """Extract one PDNC novel with its cast (or with discovered characters, matched to the cast) and score it."""
     text = (folder / "novel_text.txt").read_text(encoding="utf-8")
     cast = pdnc_cast(folder / "character_info.csv")
     started = time.perf_counter()
-    result = extract_novel(text, None if discover else cast, language="en")
+    result = _extract(text, None if discover else cast, "en")
     seconds = time.perf_counter() - started
     if discover:
         mapping = match_discovered(result.cast, cast)
@@ -213,7 +228,7 @@ def score_wp(path: Path, names: Path) -> tuple[Counter, Counter]:
         text = "\n".join(lines)
         target_start = sum(len(line) + 1 for line in lines[:middle])
         target_end = target_start + len(lines[middle])
-        result = extract_novel(text, cast, language="zh")
+        result = _extract(text, cast, "zh")
         predicted = next((u.speaker for u in result.utterances if target_start <= u.start < target_end), None)
         total[category] += 1
         correct[category] += predicted == speaker
@@ -236,7 +251,14 @@ def main() -> None:
     parser.add_argument("--wp", action="append", default=[], help="World-of-Plainness instance file(s)")
     parser.add_argument("--names", help="name_list.txt for --wp (default: next to the instance file)")
     parser.add_argument("--discover", action="store_true", help="PDNC without the cast: discovered characters, matched to the cast for scoring")
+    parser.add_argument("--llm-model", help="Also ask this model about unsure quotes (endpoint from $CHARDIAL_LLM_BASE_URL); run with and without to measure the gain")
+    parser.add_argument("--llm-below", type=float, default=0.5, help="Rule confidence under which quotes go to the LLM")
     args = parser.parse_args()
+    global LLM, LLM_BELOW
+    if args.llm_model:
+        from operators.synthesis.client import LLMConfig
+
+        LLM, LLM_BELOW = LLMConfig(model=args.llm_model, temperature=0.0), args.llm_below
     kinds = ("Explicit", "Anaphoric", "Implicit")
     overall = Score("overall")
     if args.dirs:

@@ -24,6 +24,7 @@ from operators.extraction.novel import NovelExtraction, extract_novel
 from operators.extraction.sessions import SessionConfig, dialogue_rows, quotes_table
 from operators.readers.native_jsonl import reject_row
 from operators.registry import register
+from operators.synthesis.client import LLMConfig
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ class NovelConfig(SourceConfig):
     """Novels as text files, with an optional cast file and who to build sessions for."""
 
     cast: str | None = Field(None, description="Cast file (CSV `name,aliases,gender` or YAML); without one, characters are discovered.")
+    llm: LLMConfig | None = Field(None, description="Off by default. An LLM (the synthesis `llm:` block) asked about quotes the rules are unsure of.")
+    llm_below_confidence: float = Field(0.5, ge=0, le=1, description="Quotes under this rule confidence go to the LLM.")
     language: Literal["auto", "zh", "en"] = Field("auto", description="Text language; auto detects zh/en from the text.")
     characters: list[str] = Field(default_factory=list, description="Target characters (names or aliases); default: every character with at least min_lines quotes.")
     min_lines: int = Field(5, ge=1, description="Quotes a character needs to be a default target.")
@@ -63,6 +66,20 @@ class NovelReader(Source):
             log.warning("%s", warning)
         return cast
 
+    def _ask_llm(self, path: str, result: NovelExtraction) -> None:
+        """LLM attribution of the unsure quotes; without an endpoint the rules' answers stand (with a warning)."""
+        import asyncio
+
+        from operators.extraction.llm_attribution import attribute_unsure
+
+        llm: LLMConfig = self.config.llm  # type: ignore[assignment]
+        missing = llm.missing_endpoint()
+        if missing:
+            log.warning("%s: LLM attribution skipped: %s", path, missing.replace("synthesis skipped: ", ""))
+            return
+        changed = asyncio.run(attribute_unsure(result, llm, self.config.llm_below_confidence))
+        log.info("%s: the LLM attributed %d unsure quote(s)", path, changed)
+
     def extract_file(self, path: str) -> tuple[list[dict[str, Any]], pa.Table | None, NovelExtraction | None]:
         """Working rows (dialogues, or one reject) and the quotes table for one file."""
         try:
@@ -74,6 +91,8 @@ class NovelReader(Source):
         for warning in decoded.warnings:
             log.warning("%s", warning)
         result = extract_novel(decoded.text, cast, self.config.language)
+        if self.config.llm is not None:
+            self._ask_llm(path, result)
         for warning in result.warnings:
             log.warning("%s:%d: %s", path, line_of(decoded.text, warning.offset), warning.message)
         work = self.config.work or os.path.splitext(os.path.basename(path))[0]
