@@ -97,3 +97,10 @@ def test_a_document_shingles_the_same_in_any_batch() -> None:
     together = shingle_hashes(tokens, windows(tokens, np.full(4, 2), 100))
     single = shingle_hashes(alone, windows(alone, np.full(1, 2), 100))
     assert list(together[-len(single) :]) == list(single)
+
+
+def test_every_code_point_normalises_idempotently() -> None:
+    # NFKC then lower-case: the other order leaves e.g. U+1D54A (double-struck S) as "S" after one pass.
+    points = pa.array([chr(c) for c in range(0x20, 0x30000) if not 0xD800 <= c < 0xE000])
+    once = normalize(points)
+    assert normalize(once).equals(once)

@@ -11,7 +11,7 @@ single spaces (tokens never contain white space), which is what datasketch would
 Shingle hashes are 32-bit and come in two kinds:
 - "sha1": `datasketch.hashfunc.sha1_hash32` of the canonical bytes, the datasketch default, so
   signatures equal `datasketch.MinHash()` bit for bit; one SHA-1 per distinct shingle of a batch.
-- "token": each distinct token of a batch is hashed once (sha1_hash32), and a shingle's hash is an
+- "token": each distinct token of a batch is hashed once (xxHash32), and a shingle's hash is an
   order-sensitive mix of its tokens' hashes, computed in numpy for all windows at once. Equal to
   `datasketch.MinHash(hashfunc=token_shingle_hash32)` over the canonical bytes; several times faster.
 """
@@ -19,12 +19,14 @@ Shingle hashes are 32-bit and come in two kinds:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import xxhash
 
 from operators.arrow_lists import combined, parents, turn_field
 
@@ -38,9 +40,7 @@ _MIX = np.uint32(0x9E3779B1)  # golden-ratio multiplier: spreads the running has
 
 def _fold(texts: pa.Array) -> pa.Array:
     """Case, width and punctuation folded text, CJK characters set apart; white-space runs left as they are."""
-    texts = pc.utf8_normalize(texts, "NFKC")
-    # Lower-casing can produce sequences NFKC would fold again (e.g. combining marks): normalise twice.
-    texts = pc.utf8_normalize(pc.utf8_lower(texts), "NFKC")
+    texts = pc.utf8_lower(pc.utf8_normalize(texts, "NFKC"))
     texts = pc.replace_substring_regex(texts, _NOISE, " ")
     return pc.replace_substring_regex(texts, f"([{CJK_CHARS}])", r" \1 ")
 
@@ -50,13 +50,15 @@ def normalize(texts: pa.Array) -> pa.Array:
     return pc.utf8_trim_whitespace(pc.replace_substring_regex(_fold(texts), r"\s+", " "))
 
 
-def tokenize(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Tokens of every text, flattened, and for each token the index of its text."""
-    split = pc.utf8_split_whitespace(_fold(texts))
+def tokenize(texts: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Tokens of every text, flattened; for each token the index of its text; per text its number of CJK tokens."""
+    folded = _fold(texts)
+    cjk = pc.count_substring_regex(folded, f"[{CJK_CHARS}]").to_numpy(zero_copy_only=False)
+    split = pc.utf8_split_whitespace(folded)
     tokens = split.flatten()
     owners = pc.list_parent_indices(split).to_numpy(zero_copy_only=False)
     keep = pc.greater(pc.utf8_length(tokens), 0)
-    return tokens.filter(keep), owners[keep.to_numpy(zero_copy_only=False)]
+    return tokens.filter(keep), owners[keep.to_numpy(zero_copy_only=False)], cjk
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class Tokens:
 
     tokens: pa.Array  # string, all dialogues concatenated
     offsets: np.ndarray  # int64, len = dialogues + 1
-    cjk: np.ndarray  # bool per token: a CJK character
+    cjk: np.ndarray  # int64 per dialogue: how many of its tokens are CJK characters
 
     @property
     def counts(self) -> np.ndarray:
@@ -77,30 +79,26 @@ def dialogue_tokens(batch: pa.Table) -> Tokens:
     turns = combined(batch.column("turns"))
     texts = pc.fill_null(turn_field(turns, "text"), "")
     turn_owner = parents(turns).to_numpy(zero_copy_only=False)
-    tokens, token_turn = tokenize(texts)
-    return _from_owners(tokens, turn_owner[token_turn], batch.num_rows)
+    tokens, token_turn, cjk = tokenize(texts)
+    return _from_owners(tokens, turn_owner[token_turn], np.bincount(turn_owner, weights=cjk, minlength=batch.num_rows), batch.num_rows)
 
 
 def text_tokens(texts: pa.Array) -> Tokens:
     """The tokens of each text (one text = one document)."""
-    tokens, owners = tokenize(pc.fill_null(texts, ""))
-    return _from_owners(tokens, owners, len(texts))
+    tokens, owners, cjk = tokenize(pc.fill_null(texts, ""))
+    return _from_owners(tokens, owners, cjk, len(texts))
 
 
-def _from_owners(tokens: pa.Array, owners: np.ndarray, documents: int) -> Tokens:
+def _from_owners(tokens: pa.Array, owners: np.ndarray, cjk: np.ndarray, documents: int) -> Tokens:
     counts = np.bincount(owners, minlength=documents) if len(owners) else np.zeros(documents, np.int64)
     offsets = np.zeros(documents + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])
-    # A CJK token is one character from the CJK scripts (a letter run never is).
-    cjk = pc.match_substring_regex(tokens, f"^[{CJK_CHARS}]$").to_numpy(zero_copy_only=False)
-    return Tokens(tokens, offsets, cjk.astype(bool))
+    return Tokens(tokens, offsets, np.asarray(cjk, np.int64))
 
 
 def ngram_sizes(tokens: Tokens, word_ngram: int, char_ngram: int) -> np.ndarray:
     """Per document: the shingle size chosen by its dominant script."""
-    owners = np.repeat(np.arange(len(tokens.counts)), tokens.counts)
-    cjk = np.bincount(owners, weights=tokens.cjk, minlength=len(tokens.counts))
-    return np.where((cjk * 2 >= tokens.counts) & (tokens.counts > 0), char_ngram, word_ngram).astype(np.int64)
+    return np.where((tokens.cjk * 2 >= tokens.counts) & (tokens.counts > 0), char_ngram, word_ngram).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -138,12 +136,16 @@ def sha1_hash32(data: bytes) -> int:
     return int.from_bytes(hashlib.sha1(data).digest()[:4], "little")
 
 
-def _hash_distinct(strings: pa.Array) -> np.ndarray:
-    """sha1_hash32 of each string, computed once per distinct value."""
+def token_hash32(data: bytes) -> int:
+    """The hash of one token in the "token" kind: xxHash32 (seed 0) of its UTF-8 bytes."""
+    return xxhash.xxh32_intdigest(data)
+
+
+def _hash_distinct(strings: pa.Array, function: Callable[[bytes], int]) -> np.ndarray:
+    """`function` of each string's UTF-8 bytes, computed once per distinct value."""
     encoded = pc.dictionary_encode(strings)
-    vocabulary = np.fromiter(
-        (sha1_hash32(value.encode("utf-8")) for value in encoded.dictionary.to_pylist()), np.uint32, len(encoded.dictionary)
-    )
+    distinct = encoded.dictionary.cast(pa.binary()).to_pylist()
+    vocabulary = np.fromiter((function(value) for value in distinct), np.uint32, len(distinct))
     return vocabulary[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
@@ -163,8 +165,8 @@ def shingle_strings(tokens: Tokens, shingles: Windows) -> pa.Array:
 def shingle_hashes(tokens: Tokens, shingles: Windows, kind: ShingleHash = "token") -> np.ndarray:
     """A uint32 hash per shingle window (see the module docstring for the two kinds)."""
     if kind == "sha1":
-        return _hash_distinct(shingle_strings(tokens, shingles)) if len(shingles.starts) else np.zeros(0, np.uint32)
-    token_hash = _hash_distinct(tokens.tokens) if len(tokens.tokens) else np.zeros(0, np.uint32)
+        return _hash_distinct(shingle_strings(tokens, shingles), sha1_hash32) if len(shingles.starts) else np.zeros(0, np.uint32)
+    token_hash = _hash_distinct(tokens.tokens, token_hash32) if len(tokens.tokens) else np.zeros(0, np.uint32)
     result = token_hash[shingles.starts] if len(shingles.starts) else np.zeros(0, np.uint32)
     width = int(shingles.sizes.max()) if len(shingles.sizes) else 0
     for k in range(1, width):
@@ -177,7 +179,7 @@ def shingle_hashes(tokens: Tokens, shingles: Windows, kind: ShingleHash = "token
 def token_shingle_hash32(shingle: bytes) -> int:
     """The "token" shingle hash of one shingle's canonical bytes: a reference for datasketch's `hashfunc`."""
     parts = shingle.split(b" ")
-    h = np.array([sha1_hash32(parts[0])], np.uint32)
+    h = np.array([token_hash32(parts[0])], np.uint32)
     for part in parts[1:]:
-        h = _fmix32(h * _MIX + np.uint32(sha1_hash32(part)))
+        h = _fmix32(h * _MIX + np.uint32(token_hash32(part)))
     return int(h[0])
