@@ -120,3 +120,9 @@ def test_same_survivors_on_ray_for_any_blocks_and_order(ray_cluster) -> None:
         assert result.num_rows == data.num_rows
         assert outcome(result) == expected
     assert pc.sum(pc.is_valid(result.column("_reject_detail"))).as_py() == sum(1 for r in expected.values() if r[0])
+
+
+def test_slicing_does_not_change_survivors() -> None:
+    data = corpus(300, seed=5, duplicate_rate=0.3)
+    whole = outcome(MinHashDedup(MinHashDedupConfig(rows_per_slice=10_000))(data))
+    assert outcome(MinHashDedup(MinHashDedupConfig(rows_per_slice=37))(data)) == whole

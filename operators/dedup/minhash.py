@@ -95,6 +95,9 @@ class MinHashDedupConfig(OperatorConfig):
         description="Ray shuffle for the band-key groupby: the task-based sort shuffle starts no aggregator actors "
         "(hash_shuffle took 6-10 s per groupby on 2 cores, this one 0.5-1 s); 'default' keeps the DataContext's.",
     )
+    rows_per_slice: int = Field(
+        20_000, ge=1, description="In-process: dialogues fingerprinted at a time (bounds memory; no effect on results)."
+    )
     num_partitions: int = Field(
         4, ge=1, description="Hash partitions of the band-key groupby on Ray (Ray's default of 200 is wrong for small machines)."
     )
@@ -320,15 +323,17 @@ class MinHashDedup(GlobalOperator):
         return Params.of(self.config)  # type: ignore[arg-type]
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        """In-process: the whole table at once, with the same functions as `apply`."""
+        """In-process: the whole table, slice by slice (bounded memory), with the same functions as `apply`."""
+        c: MinHashDedupConfig = self.config  # type: ignore[assignment]
         params = self.params
-        prints = fingerprint(batch, params)
-        pairs = local_pairs(explode_keys(prints), self.config.bucket_window)  # type: ignore[attr-defined]
+        slices = [batch.slice(start, c.rows_per_slice) for start in range(0, batch.num_rows, c.rows_per_slice)]
+        prints = [fingerprint(part, params) for part in slices]
+        pairs = local_pairs(pa.concat_tables([explode_keys(p) for p in prints]) if prints else KEY_SCHEMA.empty_table(), c.bucket_window)
         first, second = unique_pairs([pairs])
         wanted = frozenset(first) | frozenset(second)
-        profiles = [profile(batch, params, wanted)] if wanted else []
-        decisions = self._decide([prints], first, second, profiles, params)
-        return mark(batch, decisions)
+        profiles = [profile(part, params, wanted) for part in slices] if wanted else []
+        decisions = self._decide(prints, first, second, profiles, params)
+        return pa.concat_tables([mark(part, decisions) for part in slices]) if slices else batch
 
     def apply(self, ds: Any) -> Any:
         """On Ray Data: fingerprints by `map_batches`, buckets by `groupby(band_key).map_groups`, clusters on the driver."""
