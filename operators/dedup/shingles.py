@@ -38,11 +38,18 @@ _NOISE = r"[\p{P}\p{S}\p{Cc}\p{Cf}\s]+"
 _MIX = np.uint32(0x9E3779B1)  # golden-ratio multiplier: spreads the running hash before adding a token
 
 
-def _fold(texts: pa.Array) -> pa.Array:
-    """Case, width and punctuation folded text, CJK characters set apart; white-space runs left as they are."""
+def _fold_counting(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Case, width and punctuation folded text, CJK characters set apart (white-space runs left as they
+    are), and per text its number of CJK characters: each gained two spaces, so no extra regex pass."""
     texts = pc.utf8_lower(pc.utf8_normalize(texts, "NFKC"))
     texts = pc.replace_substring_regex(texts, _NOISE, " ")
-    return pc.replace_substring_regex(texts, f"([{CJK_CHARS}])", r" \1 ")
+    before = pc.fill_null(pc.utf8_length(texts), 0).to_numpy(zero_copy_only=False)
+    texts = pc.replace_substring_regex(texts, f"([{CJK_CHARS}])", r" \1 ")
+    return texts, (pc.fill_null(pc.utf8_length(texts), 0).to_numpy(zero_copy_only=False) - before) // 2
+
+
+def _fold(texts: pa.Array) -> pa.Array:
+    return _fold_counting(texts)[0]
 
 
 def normalize(texts: pa.Array) -> pa.Array:
@@ -52,8 +59,7 @@ def normalize(texts: pa.Array) -> pa.Array:
 
 def tokenize(texts: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """Tokens of every text, flattened; for each token the index of its text; per text its number of CJK tokens."""
-    folded = _fold(texts)
-    cjk = pc.count_substring_regex(folded, f"[{CJK_CHARS}]").to_numpy(zero_copy_only=False)
+    folded, cjk = _fold_counting(texts)
     split = pc.utf8_split_whitespace(folded)
     tokens = split.flatten()
     owners = pc.list_parent_indices(split).to_numpy(zero_copy_only=False)
