@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
@@ -60,3 +61,17 @@ def test_clear_errors_and_help(tmp_path: Path) -> None:
     (tmp_path / "x.parquet").write_bytes(b"")
     taken = runner.invoke(app, [str(tmp_path / "x.parquet"), "--out", str(tmp_path / "exists")])
     assert taken.exit_code != 0 and "--overwrite" in taken.output
+
+
+def test_exact_groups_equals_the_generic_path() -> None:
+    from jobs.cli_dedup import exact_groups
+    from operators.dedup.exact import ExactDedup
+
+    data = corpus(300, seed=6, duplicate_rate=0.4)
+    data = pa.concat_tables([data, data.slice(0, 20)])  # exact copies
+    names = ["dialogue_id", "_reject_reason", "_duplicate_of", "dup_cluster_id", "content_hash"]
+    fast, generic = exact_groups(ExactDedup(), data), ExactDedup()(data)
+    assert sorted(zip(*(fast.column(n).to_pylist() for n in names), strict=True)) == sorted(
+        zip(*(generic.column(n).to_pylist() for n in names), strict=True)
+    )
+    assert fast.column("turns").num_chunks == 1 and pc.count(fast.column("_reject_reason")).as_py() >= 20
