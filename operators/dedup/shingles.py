@@ -134,12 +134,18 @@ def windows(tokens: Tokens, sizes: np.ndarray, max_shingles: int) -> Windows:
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 32-bit finalizer (wrapping uint32 arithmetic)."""
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> np.uint32(16))
+    """MurmurHash3's 32-bit finalizer (wrapping uint32 arithmetic), on a copy."""
+    return _fmix32_inplace(np.array(h, np.uint32))
+
+
+def _fmix32_inplace(h: np.ndarray) -> np.ndarray:
+    """`_fmix32` overwriting `h` (no temporaries but the shifts: this runs over every shingle)."""
+    h ^= h >> np.uint32(16)
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    return h
 
 
 def sha1_hash32(data: bytes) -> int:
@@ -180,9 +186,15 @@ def shingle_hashes(tokens: Tokens, shingles: Windows, kind: ShingleHash = "token
     token_hash = _hash_distinct(tokens.tokens, token_hash32) if len(tokens.tokens) else np.zeros(0, np.uint32)
     result = token_hash[shingles.starts] if len(shingles.starts) else np.zeros(0, np.uint32)
     width = int(shingles.sizes.max()) if len(shingles.sizes) else 0
+    uniform = len(shingles.sizes) == 0 or int(shingles.sizes.min()) == width
     for k in range(1, width):
+        if uniform:  # every window has this token: mix in place
+            result *= _MIX
+            result += token_hash[shingles.starts + k]
+            _fmix32_inplace(result)
+            continue
         more = k < shingles.sizes
-        mixed = _fmix32(result * _MIX + token_hash[np.where(more, shingles.starts + k, 0)])
+        mixed = _fmix32_inplace(result * _MIX + token_hash[np.where(more, shingles.starts + k, 0)])
         result = np.where(more, mixed, result)
     return result
 
