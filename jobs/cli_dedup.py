@@ -56,6 +56,8 @@ def input_files(path: Path) -> list[Path]:
             raise typer.BadParameter(f"{path}: not dialogue Parquet or native JSONL (expected {', '.join(SUFFIXES)})")
         return [path]
     if path.is_dir():
+        if (path / "manifest.json").is_file() and (path / "corpus").is_dir():
+            path = path / "corpus"  # a run's output folder: its corpus, not its rejects
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES)
         if not files:
             raise typer.BadParameter(f"{path}: no {', '.join(SUFFIXES)} files in this folder")
@@ -211,7 +213,10 @@ def code_version() -> str:
 
 @app.command()
 def dedup(
-    input: Annotated[Path, typer.Argument(help="Dialogue Parquet or native JSONL: a file, or a folder searched recursively.")],
+    input: Annotated[
+        Path,
+        typer.Argument(help="Dialogue Parquet or native JSONL: a file, a folder searched recursively, or a run's output (its corpus/)."),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Output folder (must not exist, unless --overwrite).")],
     threshold: Annotated[
         float, typer.Option(min=0.01, max=1.0, help="Jaccard similarity of shingle sets at or above which dialogues are near duplicates.")

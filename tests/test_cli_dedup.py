@@ -51,6 +51,11 @@ def test_dedup_writes_a_balanced_run(tmp_path: Path) -> None:
     stats = json.loads((out / "stats" / "dedup.json").read_text())
     assert stats["dedup.minhash"]["removed"] == steps["dedup.minhash"]["rejected"]
     assert not list(tmp_path.glob(".out.staging-*"))
+    # A run's output is valid input (its corpus/ is read): deduplicating it again removes nothing.
+    again = runner.invoke(app, [str(out), "--out", str(tmp_path / "again")])
+    assert again.exit_code == 0, again.output
+    second = json.loads((tmp_path / "again" / "manifest.json").read_text())["ledger"]
+    assert second["input"] == ledger["output"] and second["rejected"] == 0
 
 
 def test_clear_errors_and_help(tmp_path: Path) -> None:
