@@ -144,15 +144,18 @@ _EMPTY_STYLES = {"catchphrases": [], "example_lines": []}
 def canonical_corpus(table: pa.Table, run_id: str) -> pa.Table:
     """Working rows as the dialogue table: the record model's defaults filled where readers leave nulls
     (a character's `attributes` and `styles`, `meta`), the run id set."""
-    characters = []
-    for character in table.column("character").to_pylist():
-        for key, empty in (("attributes", _EMPTY_ATTRIBUTES), ("styles", _EMPTY_STYLES)):
-            value = character.get(key) or {}
-            character[key] = {**value, **{name: value.get(name) or default for name, default in empty.items()}}
-        characters.append(character)
+    pieces = []
+    column = table.column("character")
+    for start in range(0, table.num_rows, 50_000):  # Python dicts for a slice at a time: bounded memory
+        characters = column.slice(start, 50_000).to_pylist()
+        for character in characters:
+            for key, empty in (("attributes", _EMPTY_ATTRIBUTES), ("styles", _EMPTY_STYLES)):
+                value = character.get(key) or {}
+                character[key] = {**value, **{name: value.get(name) or default for name, default in empty.items()}}
+        pieces.append(pa.array(characters, DIALOGUE_SCHEMA.field("character").type))
     corpus = table.select(DIALOGUE_SCHEMA.names)
     replacements = {
-        "character": pa.array(characters, DIALOGUE_SCHEMA.field("character").type),
+        "character": pa.chunked_array(pieces, DIALOGUE_SCHEMA.field("character").type),
         "meta": pc.if_else(pc.is_null(corpus.column("meta")), pa.scalar([], DIALOGUE_SCHEMA.field("meta").type), corpus.column("meta")),
         "pipeline_run_id": pa.array([run_id] * corpus.num_rows, pa.string()),
     }

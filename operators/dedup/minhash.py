@@ -286,19 +286,43 @@ def mark(batch: pa.Table, decisions: dict[str, Decision]) -> pa.Table:
     return batch
 
 
-def local_pairs(keys: pa.Table, window: int) -> pa.Table:
-    """Candidate pairs of all buckets in one table: the in-process equivalent of the Ray groupby."""
-    band = keys.column("band_key").to_numpy()
+def local_pairs(prints: list[pa.Table], window: int) -> pa.Table:
+    """Candidate pairs of all buckets of these fingerprints: the in-process equivalent of the Ray groupby.
+
+    Buckets are found in numpy over (band key, row number); only rows of buckets with two or more
+    members become id strings (at 1M dialogues x 17 bands, exploding the ids cost more memory than all
+    the rest of the step).
+    """
+    bands, owners, offset = [], [], 0
+    for table in prints:
+        keys = combined(table.column("keys"))
+        bands.append(keys.flatten().to_numpy(zero_copy_only=False))
+        owners.append(pc.list_parent_indices(keys).to_numpy(zero_copy_only=False) + offset)
+        offset += table.num_rows
+    band = np.concatenate(bands) if bands else np.zeros(0, np.uint64)
+    owner = np.concatenate(owners) if owners else np.zeros(0, np.int64)
     order = np.argsort(band, kind="stable")
     band = band[order]
-    uids = keys.column("uid").take(pa.array(order)).to_pylist()
     boundaries = np.flatnonzero(np.diff(band)) + 1
-    starts = np.concatenate([[0], boundaries])
-    ends = np.concatenate([boundaries, [len(band)]])
+    starts = np.concatenate([[0], boundaries]).astype(np.int64)
+    ends = np.concatenate([boundaries, [len(band)]]).astype(np.int64)
+    shared = ends - starts > 1
+    starts, ends = starts[shared], ends[shared]
+    rows = (
+        owner[order[np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])]] if len(starts) else np.zeros(0, np.int64)
+    )
+    all_uids = (
+        pa.chunked_array([table.column("uid").combine_chunks() for table in prints], pa.string())
+        if prints
+        else pa.chunked_array([], pa.string())
+    )
+    uids = all_uids.take(pa.array(rows, pa.int64())).to_pylist()
     first: list[str] = []
     second: list[str] = []
-    for start, end in zip(starts[ends - starts > 1], ends[ends - starts > 1], strict=True):
-        a, b = bucket_pairs(uids[start:end], window)
+    position = 0
+    for start, end in zip(starts, ends, strict=True):
+        a, b = bucket_pairs(uids[position : position + end - start], window)
+        position += end - start
         first += a
         second += b
     return pa.table({"a": pa.array(first, pa.string()), "b": pa.array(second, pa.string())}, schema=PAIR_SCHEMA)
@@ -328,7 +352,7 @@ class MinHashDedup(GlobalOperator):
         params = self.params
         slices = [batch.slice(start, c.rows_per_slice) for start in range(0, batch.num_rows, c.rows_per_slice)]
         prints = [fingerprint(part, params) for part in slices]
-        pairs = local_pairs(pa.concat_tables([explode_keys(p) for p in prints]) if prints else KEY_SCHEMA.empty_table(), c.bucket_window)
+        pairs = local_pairs(prints, c.bucket_window)
         first, second = unique_pairs([pairs])
         wanted = frozenset(first) | frozenset(second)
         profiles = [profile(part, params, wanted) for part in slices] if wanted else []
