@@ -95,20 +95,24 @@ def exact_groups(operator: ExactDedup, table: pa.Table) -> pa.Table:
 
     The generic in-process path concatenates one piece per key: 20k pieces made the next filter take
     1.3 GB and every later step slow. A singleton group is returned unchanged by `reduce`, so only
-    repeated keys need it.
+    repeated keys need it; the result has two chunks per column.
     """
     keyed = operator.keyed(table)
     counts = keyed.group_by(operator.key).aggregate([([], "count_all")])
     repeated = counts.filter(pc.greater(counts.column("count_all"), 1)).column(operator.key)
     mask = pc.is_in(keyed.column(operator.key), repeated)
     groups = operator(table.filter(mask))
-    return pa.concat_tables([keyed.filter(pc.invert(mask)), groups.select(keyed.column_names)]).combine_chunks()
+    # Only the (small) repeated part is recombined: recombining the whole table would copy it once more.
+    return pa.concat_tables([keyed.filter(pc.invert(mask)), groups.select(keyed.column_names).combine_chunks()])
 
 
 def run_step(operator: Any, table: pa.Table, ledger: list[OperatorLedger], engine: str) -> pa.Table:
     """Run one operator on the live rows; name it on the rows it rejects; count it in the ledger."""
     live = pc.is_null(table.column(REJECT_REASON))
-    alive, dead = table.filter(live), table.filter(pc.invert(live))
+    if pc.all(live).as_py() is not False:  # nothing rejected yet: no copy
+        alive, dead = table, table.slice(0, 0)
+    else:
+        alive, dead = table.filter(live), table.filter(pc.invert(live))
     if engine == "ray" and hasattr(operator, "apply"):
         import ray.data
 

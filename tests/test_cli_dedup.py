@@ -78,4 +78,4 @@ def test_exact_groups_equals_the_generic_path() -> None:
     fast, generic = exact_groups(ExactDedup(), data), ExactDedup()(data)
     rows = [sorted(zip(*(t.column(n).to_pylist() for n in names), strict=True), key=repr) for t in (fast, generic)]
     assert rows[0] == rows[1]
-    assert fast.column("turns").num_chunks == 1 and pc.count(fast.column("_reject_reason")).as_py() >= 20
+    assert fast.column("turns").num_chunks <= 2 and pc.count(fast.column("_reject_reason")).as_py() >= 20
