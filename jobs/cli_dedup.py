@@ -97,7 +97,8 @@ def exact_groups(operator: ExactDedup, table: pa.Table) -> pa.Table:
     1.3 GB and every later step slow. A singleton group is returned unchanged by `reduce`, so only
     repeated keys need it; the result has two chunks per column.
     """
-    keyed = operator.keyed(table)
+    # The key is per row, so computing it a slice at a time bounds its Python strings (one per turn).
+    keyed = pa.concat_tables([operator.keyed(table.slice(start, 50_000)) for start in range(0, table.num_rows, 50_000)])
     counts = keyed.group_by(operator.key).aggregate([([], "count_all")])
     repeated = counts.filter(pc.greater(counts.column("count_all"), 1)).column(operator.key)
     mask = pc.is_in(keyed.column(operator.key), repeated)
@@ -106,13 +107,20 @@ def exact_groups(operator: ExactDedup, table: pa.Table) -> pa.Table:
     return pa.concat_tables([keyed.filter(pc.invert(mask)), groups.select(keyed.column_names).combine_chunks()])
 
 
-def run_step(operator: Any, table: pa.Table, ledger: list[OperatorLedger], engine: str) -> pa.Table:
-    """Run one operator on the live rows; name it on the rows it rejects; count it in the ledger."""
+def run_step(operator: Any, holder: list[pa.Table], ledger: list[OperatorLedger], engine: str) -> pa.Table:
+    """Run one operator on the live rows; name it on the rows it rejects; count it in the ledger.
+
+    The table is taken out of `holder`, so that once split into live and rejected rows the whole is
+    no longer referenced and its memory is freed while the step runs (a 1M-row table is gigabytes).
+    """
+    table = holder.pop()
+    schema = table.schema
     live = pc.is_null(table.column(REJECT_REASON))
     if pc.all(live).as_py() is not False:  # nothing rejected yet: no copy
         alive, dead = table, table.slice(0, 0)
     else:
         alive, dead = table.filter(live), table.filter(pc.invert(live))
+    del table
     if engine == "ray" and hasattr(operator, "apply"):
         import ray.data
 
@@ -120,13 +128,13 @@ def run_step(operator: Any, table: pa.Table, ledger: list[OperatorLedger], engin
         result = pa.concat_tables([ray.get(ref) for ref in result.to_arrow_refs()]) if alive.num_rows else alive
     else:
         result = (exact_groups(operator, alive) if isinstance(operator, ExactDedup) else operator(alive)) if alive.num_rows else alive
-    result = result.select(table.schema.names)
-    if not result.schema.equals(table.schema):
-        result = conform(result, table.schema)
+    result = result.select(schema.names)
+    if not result.schema.equals(schema):
+        result = conform(result, schema)
     rejected = pc.is_valid(result.column(REJECT_REASON))
     operators_column = pc.if_else(rejected, operator.name, result.column(REJECT_OPERATOR))
     result = result.set_column(result.schema.get_field_index(REJECT_OPERATOR), REJECT_OPERATOR, operators_column)
-    reasons = Counter(result.filter(rejected).column(REJECT_REASON).to_pylist())
+    reasons = Counter(pc.filter(result.column(REJECT_REASON), rejected).to_pylist())
     count = sum(reasons.values())
     ledger.append(
         OperatorLedger(
@@ -283,7 +291,9 @@ def dedup(
         task = progress.add_task("dedup", total=len(steps))
         for step in steps:
             clock = time.perf_counter()
-            table = run_step(step, table, ledger, engine)
+            holder = [table]
+            del table  # the step frees it once split (see run_step)
+            table = run_step(step, holder, ledger, engine)
             timings[step.name] = round(time.perf_counter() - clock, 3)
             progress.advance(task)
     clock = time.perf_counter()
