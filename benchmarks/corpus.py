@@ -1,0 +1,134 @@
+"""Generated zh + en role-play dialogues with planted near-duplicates, for dedup tests and benchmarks.
+
+Every dialogue is built from a seeded random generator, so a corpus is a pure function of its
+arguments. A planted near-duplicate is a copy of an original dialogue with a chosen fraction of its
+words (en) or characters (zh) replaced, so its true shingle Jaccard spans the range around a threshold;
+ground truth is always recomputed exactly from the shingles, never taken from the plan.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pyarrow as pa
+
+from operators.columns import WORKING_SCHEMA
+from operators.identity import character_id, content_digest, dialogue_id
+
+_EN_WORDS = (
+    "the a my your our old new little quiet bright dark cold warm sweet strange gentle brave tired happy "
+    "morning evening night garden river city train letter song story dream secret promise journey window "
+    "tea coffee rain snow wind light shadow friend brother sister teacher doctor captain stranger king "
+    "walk talk sing read write remember forget find keep miss wait believe laugh cry travel return begin "
+    "today tomorrow always never maybe really still again together alone here there why how what when"
+).split()
+# Common Chinese characters: texts drawn from them are CJK-dominant, so they shingle by character.
+_ZH_CHARS = (
+    "的一是不了人我在有他这中大来上个国到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可她里后小么心多天而能好都然没日"
+    "于起还发成事只作当想看文无开手十用主行方又如前所本见经头面公同三已老从动两长知民样现分将外但身些与高意进把法此实回二理美点月明"
+)
+_SOURCES = ("synthesis", "extraction", "human_roleplay", "import")
+_CATEGORIES = ("celebrity", "daily_life", "fictional", "other")
+_SCENARIOS = ("chit_chat", "interview", "companionship", "other")
+
+
+def _en_turn(rng: random.Random, words: int) -> str:
+    text = " ".join(rng.choice(_EN_WORDS) for _ in range(words))
+    return text[0].upper() + text[1:] + rng.choice((".", "!", "?"))
+
+
+def _zh_turn(rng: random.Random, chars: int) -> str:
+    return "".join(rng.choice(_ZH_CHARS) for _ in range(chars)) + rng.choice(("。", "！", "？"))
+
+
+def dialogue_texts(rng: random.Random, language: str, turns: int, length: int) -> list[str]:
+    """The turn texts of one dialogue: `length` words (en) or characters (zh) per turn."""
+    make = _zh_turn if language == "zh" else _en_turn
+    return [make(rng, length) for _ in range(turns)]
+
+
+def mutate(rng: random.Random, texts: list[str], language: str, fraction: float) -> list[str]:
+    """A copy with about `fraction` of the words (en) or characters (zh) replaced by random ones."""
+    out = []
+    for text in texts:
+        if language == "zh":
+            units = list(text[:-1])
+            tail = text[-1]
+            for i in range(len(units)):
+                if rng.random() < fraction:
+                    units[i] = rng.choice(_ZH_CHARS)
+            out.append("".join(units) + tail)
+        else:
+            units = text[:-1].split(" ")
+            tail = text[-1]
+            for i in range(len(units)):
+                if rng.random() < fraction:
+                    units[i] = rng.choice(_EN_WORDS)
+            out.append(" ".join(units) + tail)
+    return out
+
+
+def row(
+    index: int,
+    texts: list[str],
+    language: str,
+    source: str = "synthesis",
+    overall: float | None = None,
+    name: str = "Lin",
+    category: str = "daily_life",
+    scenario: str = "chit_chat",
+) -> dict[str, Any]:
+    """A working-schema row for one dialogue; user and character alternate, the user first."""
+    turns = [
+        {"role": "user" if i % 2 == 0 else "character", "speaker": "user" if i % 2 == 0 else name, "text": text}
+        for i, text in enumerate(texts)
+    ]
+    content = content_digest(name, ((t["role"], t["text"]) for t in turns))
+    return {
+        "dialogue_id": dialogue_id(source, f"r{index}", content),
+        "character_id": character_id(name),
+        "character": {"name": name, "category": category},
+        "scenario": scenario,
+        "language": language,
+        "turns": turns,
+        "source": source,
+        "quality": {"overall": overall} if overall is not None else None,
+    }
+
+
+def corpus(
+    dialogues: int,
+    seed: int = 0,
+    duplicate_rate: float = 0.2,
+    fractions: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.2),
+    turns: tuple[int, int] = (4, 10),
+    length: tuple[int, int] = (8, 30),
+) -> pa.Table:
+    """`dialogues` rows, half zh and half en; about `duplicate_rate` of them are mutated copies of earlier ones."""
+    rng = random.Random(seed)
+    rows: list[dict[str, Any]] = []
+    originals: list[tuple[list[str], str]] = []
+    for index in range(dialogues):
+        source = rng.choice(_SOURCES)
+        overall = round(rng.random(), 3) if rng.random() < 0.7 else None
+        if originals and rng.random() < duplicate_rate:
+            texts, language = rng.choice(originals)
+            texts = mutate(rng, texts, language, rng.choice(fractions))
+        else:
+            language = "zh" if rng.random() < 0.5 else "en"
+            texts = dialogue_texts(rng, language, rng.randint(*turns), rng.randint(*length))
+            originals.append((texts, language))
+        rows.append(
+            row(
+                index,
+                texts,
+                language,
+                source,
+                overall,
+                name=f"C{rng.randint(0, 50)}",
+                category=rng.choice(_CATEGORIES),
+                scenario=rng.choice(_SCENARIOS),
+            )
+        )
+    return pa.Table.from_pylist(rows, schema=WORKING_SCHEMA)

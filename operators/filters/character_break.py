@@ -1,0 +1,162 @@
+"""`filters.character_break`: character turns that step out of the role: AI self-disclosure, assistant
+boilerplate, out-of-character markers (zh + en lexicons; extend or replace them in the pipeline YAML)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field
+
+from operators.arrow_lists import combined, parents, turn_field
+from operators.base import Filter, OperatorConfig
+from operators.columns import REJECT_DETAIL, REJECT_REASON
+from operators.filters.lexicon import Lexicon
+from operators.filters.scores import with_scores
+from operators.registry import register
+
+HITS = pa.field("character_break_hits", pa.int32())
+
+DEFAULT_PHRASES: dict[str, list[str]] = {
+    "ai_disclosure": [
+        "as an AI",
+        "as an AI language model",
+        "as a language model",
+        "as an artificial intelligence",
+        "as a large language model",
+        "I am an AI",
+        "I'm an AI",
+        "I'm just an AI",
+        "I am just an AI",
+        "I am only an AI",
+        "I am a language model",
+        "I'm a language model",
+        "I don't have personal feelings",
+        "I do not have personal feelings",
+        "I don't have personal opinions",
+        "I do not have personal opinions",
+        "I don't have feelings",
+        "I do not have feelings",
+        "I don't have a physical body",
+        "I do not have a physical body",
+        "my training data",
+        "my knowledge cutoff",
+        "I was trained by",
+        "developed by OpenAI",
+        "OpenAI",
+        "ChatGPT",
+        "I cannot browse the internet",
+        "I can't browse the internet",
+        "作为一个人工智能",
+        "作为人工智能",
+        "作为一个AI",
+        "作为AI",
+        "作为一个语言模型",
+        "作为语言模型",
+        "作为一个大语言模型",
+        "我是一个人工智能",
+        "我是人工智能",
+        "我是一个AI",
+        "我是AI",
+        "我只是一个AI",
+        "我只是一个人工智能",
+        "我是一个语言模型",
+        "我是语言模型",
+        "大语言模型",
+        "大型语言模型",
+        "我没有个人情感",
+        "我没有情感",
+        "我没有感情",
+        "我没有身体",
+        "我没有实体",
+        "我的训练数据",
+        "我无法浏览网页",
+    ],
+    "assistant_boilerplate": [
+        "as an AI assistant",
+        "as a virtual assistant",
+        "how can I assist you today",
+        "is there anything else I can help you with",
+        "I'm here to help you with any questions",
+        "I hope this helps",
+        "作为AI助手",
+        "作为一个AI助手",
+        "作为人工智能助手",
+        "作为一个虚拟助手",
+        "人工智能助手",
+        "有什么可以帮您的吗",
+        "还有什么我可以帮你的吗",
+        "希望对你有所帮助",
+    ],
+    "out_of_character": ["OOC", "out of character", "breaking character", "出戏", "跳出角色"],
+}
+
+
+class CharacterBreakConfig(OperatorConfig):
+    phrases: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_PHRASES.items()},
+        description="Category -> phrases (replaces the built-in lists).",
+    )
+    extra_phrases: dict[str, list[str]] = Field(default_factory=dict, description="Category -> phrases added to `phrases`.")
+    roles: list[str] = Field(
+        default_factory=lambda: ["character"], description="Whose turns are checked: the user may say 'as an AI' in a story."
+    )
+    max_hits: int = Field(0, ge=0, description="Reject when more turns than this break character (0: any break rejects).")
+
+
+@register
+class CharacterBreakFilter(Filter):
+    name: ClassVar[str] = "filters.character_break"
+    Config = CharacterBreakConfig
+    reads = frozenset({"turns"})
+    writes = frozenset({HITS.name})
+    new_fields = (HITS,)
+    summary = "Rejects dialogues whose character turns break the role (AI disclosure, assistant boilerplate, OOC), zh + en."
+
+    def setup(self) -> None:
+        c: CharacterBreakConfig = self.config  # type: ignore[assignment]
+        merged = {category: list(items) for category, items in c.phrases.items()}
+        for category, items in c.extra_phrases.items():
+            merged.setdefault(category, []).extend(items)
+        self._lexicon = Lexicon.of(merged)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        c: CharacterBreakConfig = self.config  # type: ignore[assignment]
+        if not hasattr(self, "_lexicon"):
+            self.setup()
+        turns = combined(batch.column("turns"))
+        texts = pc.fill_null(turn_field(turns, "text"), "")
+        checked = pc.is_in(turn_field(turns, "role"), pa.array(c.roles, pa.string())).to_pylist()
+        owners = parents(turns).to_pylist()
+        found = {category: hits.to_pylist() for category, hits in self._lexicon.matches(texts).items()}
+        hits = [0] * batch.num_rows
+        first: list[tuple[int, str, int] | None] = [None] * batch.num_rows
+        position = [0] * batch.num_rows
+        for i, owner in enumerate(owners):
+            position[owner] += 1
+            categories = [category for category, flags in found.items() if flags[i]] if checked[i] else []
+            if categories:
+                hits[owner] += 1
+                if first[owner] is None:
+                    first[owner] = (i, categories[0], position[owner])
+        values = texts.to_pylist()
+        reasons: list[str | None] = []
+        details: list[str | None] = []
+        for owner in range(batch.num_rows):
+            hit = first[owner]
+            if hits[owner] > c.max_hits and hit is not None:
+                turn, category, number = hit
+                phrase = self._lexicon.first_phrase(values[turn], category)
+                reasons.append("character_break")
+                details.append(f"{category}: turn {number} says {phrase!r} ({hits[owner]} breaking turns > {c.max_hits})")
+            else:
+                reasons.append(None)
+                details.append(None)
+        batch = with_scores(batch, {HITS: hits})
+        batch = batch.set_column(batch.schema.get_field_index(REJECT_REASON), REJECT_REASON, pa.array(reasons, pa.string()))
+        return batch.set_column(batch.schema.get_field_index(REJECT_DETAIL), REJECT_DETAIL, pa.array(details, pa.string()))
+
+    def verdicts(self, batch: pa.Table) -> tuple[list[str | None], list[str | None]]:
+        result = self(batch)
+        return result.column(REJECT_REASON).to_pylist(), result.column(REJECT_DETAIL).to_pylist()

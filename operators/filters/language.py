@@ -1,0 +1,158 @@
+"""`filters.language`: language id per turn and per dialogue; mixed-language dialogues flagged.
+
+Scripts decide first (vectorised over Arrow): a turn whose letters are mostly Han is Chinese (Japanese
+when kana are a real share of them, Korean for Hangul), with no model call. Other turns of enough
+letters go to langdetect, whose sampling is seeded so the same text always gets the same answer. The
+dialogue's language is the one covering most letters; it is mixed when another language covers at
+least `mixed_share` of them. A dialogue whose `language` is 'und' gets the detected one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import lru_cache
+from typing import Any, ClassVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field
+
+from operators.arrow_lists import combined, parents, turn_field
+from operators.base import Filter, OperatorConfig
+from operators.columns import REJECT_DETAIL, REJECT_REASON
+from operators.filters.scores import with_scores
+from operators.registry import register
+
+DETECTED = pa.field("lang_detected", pa.string())
+CONFIDENCE = pa.field("lang_confidence", pa.float32())
+MIXED = pa.field("lang_mixed", pa.bool_())
+# langdetect names some languages by region; the corpus uses ISO 639-1.
+_CODES = {"zh-cn": "zh", "zh-tw": "zh"}
+_SCRIPTS = {"han": r"\p{Han}", "kana": r"[\p{Hiragana}\p{Katakana}]", "hangul": r"\p{Hangul}"}
+
+
+class LanguageConfig(OperatorConfig):
+    expected: list[str] | None = Field(None, description="Languages allowed in the corpus (ISO 639-1); null allows any.")
+    check_declared: bool = Field(True, description="Reject a dialogue whose declared `language` (not 'und') differs from the detected one.")
+    min_letters: int = Field(
+        12, ge=1, description="Fewer letters than this (per dialogue, or per turn with per_turn_model): too little for langdetect, unknown."
+    )
+    per_turn_model: bool = Field(
+        False, description="One langdetect call per non-CJK turn (finds en/fr mixes; ~10x slower) instead of one per dialogue."
+    )
+    max_model_chars: int = Field(
+        2000, ge=50, description="Characters given to langdetect per call: its cost grows with the text, its answer barely."
+    )
+    min_confidence: float = Field(
+        0.5, ge=0, le=1, description="Below this share of letters in the dominant language the dialogue is 'und' (not rejected)."
+    )
+    mixed_share: float = Field(
+        0.2, gt=0, le=0.5, description="A second language covering this share of the letters makes the dialogue mixed."
+    )
+    reject_mixed: bool = Field(False, description="Reject mixed dialogues (else they are only flagged in `lang_mixed`).")
+    cjk_share: float = Field(
+        0.5, gt=0, le=1, description="Share of a turn's letters in Han/kana/Hangul at which the script decides without langdetect."
+    )
+    seed: int = Field(0, description="langdetect's sampling seed (determinism).")
+
+
+@lru_cache(maxsize=4)
+def _factory(seed: int) -> Any:
+    """A langdetect factory with its profiles loaded (about a second) and its sampling seeded; one per process."""
+    from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+
+    factory = DetectorFactory()
+    factory.load_profile(PROFILES_DIRECTORY)
+    factory.set_seed(seed)
+    return factory
+
+
+@register
+class LanguageFilter(Filter):
+    name: ClassVar[str] = "filters.language"
+    Config = LanguageConfig
+    reads = frozenset({"turns", "language"})
+    writes = frozenset({"language", DETECTED.name, CONFIDENCE.name, MIXED.name})
+    new_fields = (DETECTED, CONFIDENCE, MIXED)
+    summary = "Detects the language per turn and dialogue (script fast path, seeded langdetect); flags mixed, rejects unexpected."
+
+    def setup(self) -> None:
+        self._factory = _factory(self.config.seed)  # type: ignore[attr-defined]
+
+    def turn_languages(self, texts: pa.Array, owners: list[int]) -> tuple[list[str | None], list[int]]:
+        """Per turn: its language (None when unknown) and its number of letters.
+
+        CJK turns are decided by script. The other turns of a dialogue go to langdetect together, one call
+        per dialogue (langdetect costs milliseconds a call), or one call per turn with `per_turn_model`.
+        """
+        c: LanguageConfig = self.config  # type: ignore[assignment]
+        letters = [n or 0 for n in pc.count_substring_regex(texts, r"\p{L}").to_pylist()]
+        counts = {script: pc.count_substring_regex(texts, pattern).to_pylist() for script, pattern in _SCRIPTS.items()}
+        values = texts.to_pylist()
+        languages: list[str | None] = [None] * len(values)
+        pending: dict[int, list[int]] = {}
+        for i, total in enumerate(letters):
+            han, kana, hangul = counts["han"][i], counts["kana"][i], counts["hangul"][i]
+            if total and (han + kana + hangul) >= c.cjk_share * total:
+                languages[i] = "ko" if hangul > han + kana else "ja" if kana >= 0.2 * (han + kana) else "zh"
+            elif total:
+                pending.setdefault(i if c.per_turn_model else owners[i], []).append(i)
+        for group in pending.values():
+            if sum(letters[i] for i in group) >= c.min_letters:
+                language = self._detect("\n".join(values[i] for i in group)[: c.max_model_chars])
+                for i in group:
+                    languages[i] = language
+        return languages, letters
+
+    def _detect(self, text: str) -> str | None:
+        from langdetect.lang_detect_exception import LangDetectException
+
+        if not hasattr(self, "_factory"):
+            self.setup()
+        detector = self._factory.create()
+        detector.append(text)
+        try:
+            language = detector.detect()
+        except LangDetectException:
+            return None
+        return _CODES.get(language, language)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        c: LanguageConfig = self.config  # type: ignore[assignment]
+        turns = combined(batch.column("turns"))
+        owners = parents(turns).to_pylist()
+        languages, letters = self.turn_languages(pc.fill_null(turn_field(turns, "text"), ""), owners)
+        shares: list[Counter[str]] = [Counter() for _ in range(batch.num_rows)]
+        totals = [0] * batch.num_rows
+        for owner, language, count in zip(owners, languages, letters, strict=True):
+            totals[owner] += count
+            if language is not None:
+                shares[owner][language] += count
+        declared = combined(batch.column("language")).to_pylist()
+        detected, confidence, mixed, reasons, details = [], [], [], [], []
+        for i in range(batch.num_rows):
+            ranked = shares[i].most_common()
+            share = ranked[0][1] / totals[i] if ranked and totals[i] else 0.0
+            language = ranked[0][0] if ranked and share >= c.min_confidence else "und"
+            is_mixed = len(ranked) > 1 and ranked[1][1] >= c.mixed_share * totals[i]
+            detected.append(language)
+            confidence.append(round(share, 4))
+            mixed.append(is_mixed)
+            reason, detail = None, None
+            if language != "und" and c.expected is not None and language not in c.expected:
+                reason, detail = "unexpected_language", f"detected {language} ({share:.0%} of letters); expected {', '.join(c.expected)}"
+            elif c.check_declared and language != "und" and declared[i] not in (None, "und", language):
+                reason, detail = "language_mismatch", f"declared {declared[i]}, detected {language} ({share:.0%} of letters)"
+            elif is_mixed and c.reject_mixed:
+                reason, detail = "mixed_language", ", ".join(f"{lang} {n / totals[i]:.0%}" for lang, n in ranked[:3])
+            reasons.append(reason)
+            details.append(detail)
+        filled = [lang if old in (None, "und") else old for old, lang in zip(declared, detected, strict=True)]
+        batch = with_scores(batch, {DETECTED: detected, CONFIDENCE: confidence, MIXED: mixed})
+        batch = batch.set_column(batch.schema.get_field_index("language"), batch.schema.field("language"), pa.array(filled, pa.string()))
+        batch = batch.set_column(batch.schema.get_field_index(REJECT_REASON), REJECT_REASON, pa.array(reasons, pa.string()))
+        return batch.set_column(batch.schema.get_field_index(REJECT_DETAIL), REJECT_DETAIL, pa.array(details, pa.string()))
+
+    def verdicts(self, batch: pa.Table) -> tuple[list[str | None], list[str | None]]:
+        result = self(batch)
+        return result.column(REJECT_REASON).to_pylist(), result.column(REJECT_DETAIL).to_pylist()

@@ -1,0 +1,106 @@
+"""Normalisation and shingling invariants (hypothesis) and the shingle hashes against their references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from operators.dedup.shingles import (
+    ngram_sizes,
+    normalize,
+    sha1_hash32,
+    shingle_hashes,
+    shingle_strings,
+    text_tokens,
+    token_shingle_hash32,
+    windows,
+)
+
+WORDS = st.lists(st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=8), min_size=0, max_size=30)
+ASCII = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80)
+
+
+def norm(text: str) -> str:
+    return normalize(pa.array([text])).to_pylist()[0]
+
+
+def tokens_of(text: str) -> list[str]:
+    return text_tokens(pa.array([text])).tokens.to_pylist()
+
+
+def fullwidth(text: str) -> str:
+    return "".join("\u3000" if c == " " else chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=60))
+def test_normalize_is_idempotent_and_clean(text: str) -> None:
+    once = norm(text)
+    assert norm(once) == once
+    assert once == once.strip() and "  " not in once
+
+
+@settings(max_examples=100, deadline=None)
+@given(ASCII)
+def test_normalize_folds_case_and_full_width(text: str) -> None:
+    assert norm(text.upper()) == norm(text.lower()) == norm(fullwidth(text))
+
+
+@settings(max_examples=100, deadline=None)
+@given(WORDS, st.sampled_from([" ", "  ", "\t", ", ", " — ", "!!! ", "\n", "。", "\x00"]))
+def test_punctuation_and_white_space_do_not_change_tokens(words: list[str], separator: str) -> None:
+    assert tokens_of(separator.join(words)) == tokens_of(" ".join(words)) == [w for w in words if w]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=60))
+def test_tokens_are_non_empty_and_have_no_white_space(text: str) -> None:
+    for token in tokens_of(text):
+        assert token and not any(c.isspace() for c in token)
+
+
+def test_cjk_characters_are_tokens_and_choose_character_shingles() -> None:
+    tokens = text_tokens(pa.array(["你好，世界！Hello world", "hello big world 你"]))
+    assert tokens.tokens.to_pylist()[:6] == ["你", "好", "世", "界", "hello", "world"]
+    assert list(ngram_sizes(tokens, word_ngram=3, char_ngram=5)) == [5, 3]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(WORDS, min_size=1, max_size=5), st.integers(1, 4), st.integers(1, 50))
+def test_windows_are_exactly_the_ngrams(documents: list[list[str]], n: int, cap: int) -> None:
+    tokens = text_tokens(pa.array([" ".join(d) for d in documents]))
+    sizes = np.full(len(documents), n)
+    shingles = windows(tokens, sizes, cap)
+    strings = shingle_strings(tokens, shingles).to_pylist()
+    for d, words in enumerate(documents):
+        expected = [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+        assert strings[shingles.offsets[d] : shingles.offsets[d + 1]] == expected[:cap]
+        assert shingles.capped[d] == (len(expected) > cap)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=40), min_size=1, max_size=5), st.integers(1, 5))
+def test_shingle_hashes_match_their_byte_level_references(texts: list[str], n: int) -> None:
+    tokens = text_tokens(pa.array(texts))
+    shingles = windows(tokens, np.full(len(texts), n), 1000)
+    strings = [s.encode("utf-8") for s in shingle_strings(tokens, shingles).to_pylist()]
+    assert list(shingle_hashes(tokens, shingles, "sha1")) == [sha1_hash32(s) for s in strings]
+    assert list(shingle_hashes(tokens, shingles, "token")) == [token_shingle_hash32(s) for s in strings]
+
+
+def test_a_document_shingles_the_same_in_any_batch() -> None:
+    texts = ["the cat sat on the mat", "你好世界你好", "", "one two three four five"]
+    tokens = text_tokens(pa.array(texts))
+    alone = text_tokens(pa.array(texts[3:]))
+    together = shingle_hashes(tokens, windows(tokens, np.full(4, 2), 100))
+    single = shingle_hashes(alone, windows(alone, np.full(1, 2), 100))
+    assert list(together[-len(single) :]) == list(single)
+
+
+def test_every_code_point_normalises_idempotently() -> None:
+    # NFKC then lower-case: the other order leaves e.g. U+1D54A (double-struck S) as "S" after one pass.
+    points = pa.array([chr(c) for c in range(0x20, 0x30000) if not 0xD800 <= c < 0xE000])
+    once = normalize(points)
+    assert normalize(once).equals(once)
