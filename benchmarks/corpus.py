@@ -12,9 +12,11 @@ import random
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from operators.columns import WORKING_SCHEMA
 from operators.identity import character_id, content_digest, dialogue_id
+from schemas import DIALOGUE_SCHEMA
 
 _EN_WORDS = (
     "the a my your our old new little quiet bright dark cold warm sweet strange gentle brave tired happy "
@@ -132,3 +134,30 @@ def corpus(
             )
         )
     return pa.Table.from_pylist(rows, schema=WORKING_SCHEMA)
+
+
+_EMPTY_ATTRIBUTES = {"relationships": [], "experiences": [], "hobbies": [], "extra": []}
+_EMPTY_STYLES = {"catchphrases": [], "example_lines": []}
+
+
+def as_corpus(table: pa.Table, run_id: str) -> pa.Table:
+    """Working rows as the dialogue table: the record model's defaults filled where readers leave nulls
+    (a character's `attributes` and `styles`, `meta`), the run id set."""
+    pieces = []
+    column = table.column("character")
+    for start in range(0, table.num_rows, 50_000):  # Python dicts for a slice at a time: bounded memory
+        characters = column.slice(start, 50_000).to_pylist()
+        for character in characters:
+            for key, empty in (("attributes", _EMPTY_ATTRIBUTES), ("styles", _EMPTY_STYLES)):
+                value = character.get(key) or {}
+                character[key] = {**value, **{name: value.get(name) or default for name, default in empty.items()}}
+        pieces.append(pa.array(characters, DIALOGUE_SCHEMA.field("character").type))
+    corpus = table.select(DIALOGUE_SCHEMA.names)
+    replacements = {
+        "character": pa.chunked_array(pieces, DIALOGUE_SCHEMA.field("character").type),
+        "meta": pc.if_else(pc.is_null(corpus.column("meta")), pa.scalar([], DIALOGUE_SCHEMA.field("meta").type), corpus.column("meta")),
+        "pipeline_run_id": pa.array([run_id] * corpus.num_rows, pa.string()),
+    }
+    for name, values in replacements.items():
+        corpus = corpus.set_column(corpus.schema.get_field_index(name), name, values)
+    return corpus.cast(DIALOGUE_SCHEMA)

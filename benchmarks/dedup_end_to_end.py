@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from benchmarks.corpus import corpus
+from benchmarks.corpus import as_corpus, corpus
 
 
 def run_child(command: list[str]) -> tuple[float, float, float, str]:
@@ -83,9 +83,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for size in args.dialogues:
             source = Path(folder) / f"in-{size}.parquet"
-            from jobs.cli_dedup import canonical_corpus
-
-            pq.write_table(canonical_corpus(corpus(size, seed=1), "generated"), source)
+            pq.write_table(as_corpus(corpus(size, seed=1), "generated"), source)
             ours = [
                 sys.executable,
                 "-c",

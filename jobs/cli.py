@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jobs import curate as curate_job
+from jobs.cli_dedup import dedup as dedup_command
 from jobs.cli_extract import app as extract_app
 from jobs.cli_formats import FormatName
 from jobs.cli_formats import export as export_format
@@ -30,6 +31,7 @@ app.add_typer(train_app, name="train")
 app.add_typer(synthesis_app, name="synth")
 app.add_typer(extract_app, name="extract")
 app.add_typer(quality_app, name="quality")
+app.command("dedup", no_args_is_help=True)(dedup_command)
 console = Console()
 err = Console(stderr=True)
 

@@ -24,7 +24,7 @@ from operators.base import RunContext
 from operators.columns import DIALOGUE_COLUMNS, INPUT_FILE, INPUT_LINE, PARTITION, conform
 from pipelines.execute import Log, SourceCounts, _operator, read_source
 from pipelines.spec import Pipeline, Step
-from pipelines.steps import run_step, run_step_async, write_block
+from pipelines.steps import merge_step, run_step, run_step_async, split_live, write_block
 
 # The same per-file counter as in-process, as a small actor every read task reports to.
 LedgerActor = ray.remote(num_cpus=0)(SourceCounts)
@@ -63,6 +63,28 @@ class _AsyncStepActor:
 
     async def __call__(self, batch: pa.Table) -> pa.Table:
         return await run_step_async(self.op, batch, self.schema, self.only)
+
+
+def _apply_plan(ds: ray.data.Dataset, step: Step, context: RunContext, schema: pa.Schema, partitions: int) -> ray.data.Dataset:
+    """An operator's own Dataset plan (`apply`), given only the rows it may touch, as `run_step` would:
+    live rows matching its `only` filter. The others are set aside and joined back; rows it rejected get
+    its name in `_reject_operator`."""
+    only = step.only
+
+    def mine(batch: pa.Table) -> pa.Table:
+        rows, _ = split_live(batch, only)
+        return rows if rows is not None else batch.slice(0, 0)
+
+    def others(batch: pa.Table) -> pa.Table:
+        _, rest = split_live(batch, only)
+        return rest if rest is not None else batch.slice(0, 0)
+
+    def stamp(batch: pa.Table) -> pa.Table:
+        return merge_step(step.op, batch, batch, None, schema)
+
+    ds = ds.materialize()  # read twice below (the rows it works on, the rest): compute upstream once
+    worked = _operator(step, context).apply(ds.map_batches(mine, batch_format="pyarrow"), schema=schema, partitions=partitions)
+    return worked.map_batches(stamp, batch_format="pyarrow").union(ds.map_batches(others, batch_format="pyarrow"))
 
 
 def _partitioner(key: str, partitions: int) -> Any:
@@ -166,7 +188,7 @@ def execute_on_ray(
         if custom is not None:  # an operator with a plan of its own for this config (e.g. LLM steps on vLLM)
             ds = custom
         elif hasattr(step.cls, "apply"):
-            ds = _operator(step, context).apply(ds, schema=schema, partitions=partitions)
+            ds = _apply_plan(ds, step, context, schema, partitions)
         elif step.is_global:
             # keyed -> hash partition of the key -> one reduce_all call per partition. Grouping by the key
             # itself would call Python once per distinct key (once per dialogue for dedup), which costs

@@ -359,7 +359,7 @@ class MinHashDedup(GlobalOperator):
         decisions = self._decide(prints, first, second, profiles, params)
         return pa.concat_tables([mark(part, decisions) for part in slices]) if slices else batch
 
-    def apply(self, ds: Any) -> Any:
+    def apply(self, ds: Any, schema: Any = None, partitions: int | None = None) -> Any:
         """On Ray Data: fingerprints by `map_batches`, buckets by `groupby(band_key).map_groups`, clusters on the driver."""
         import ray
 
