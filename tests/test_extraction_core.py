@@ -342,3 +342,13 @@ def test_zh_the_one_asked_answers():
 def test_zh_narration_line_after_a_quote_names_its_speaker():
     text = "\n".join(["少平并不认识部长。", "“这是我的同学。我们还是亲戚哩！”", "晓霞有点结巴地给部长编织了她和少平的关系。"])
     assert speakers(text, ZH_CAST, "zh") == [("田晓霞", "explicit")]
+
+
+def test_discovery_keeps_a_speech_verb_subject_seen_once():
+    from operators.extraction.novel import extract_novel
+
+    text = ('The rain came sideways.\n\n"You are late," said Mara Quinn.\n\n"The road washed out," Tom said.\n\n'
+            '"Then take your boots off."\n\n"Gladly."\n')
+    result = extract_novel(text, None, "en")
+    assert {"Mara Quinn", "Tom"} <= {m.name for m in result.cast.members}
+    assert [u.speaker for u in result.utterances] == ["Mara Quinn", "Tom", "Mara Quinn", "Tom"]

@@ -75,8 +75,9 @@ def _discover_en(text: str, utterances: list[Utterance], min_count: int) -> Cast
         if not _plain_words(name) or any(lower_words[w.lower()] > 2 for w in _plain_words(name)):
             continue
         counts[name] += 1
-    names = [n for n, c in counts.most_common() if c >= min_count]
     speakers = _speech_subjects(narration)
+    # the subject of a speech verb ("said Mara Quinn") is a character even in a short text
+    names = [n for n, c in counts.most_common() if c >= min_count or n in speakers]
     return _merge([n for n in names if n.split()[0].rstrip(".") in _TITLE_WORDS or n in speakers], counts, narration)
 
 

@@ -58,9 +58,10 @@ def test_recipe_runs_with_pairs_mix_and_a_balanced_ledger(no_endpoint, tmp_path:
     ledger = manifest.ledger
     assert ledger.balanced and ledger.input == ledger.output + ledger.rejected
     rejects = Counter((r["operator"], r["reason"]) for r in pq.read_table(out / "rejects").to_pylist())
-    assert rejects[("privacy.consent", "opted_out")] == 1 and rejects[("quality.thresholds", "low_overall")] == 1 and rejects[("mix", "mix")] >= 1
+    assert rejects[("privacy.consent", "opted_out")] == 1 and rejects[("filters.character_break", "character_break")] == 1 and rejects[("mix", "mix")] >= 1
     pairs = pq.read_table(out / "pairs").to_pylist()
-    assert Counter(p["pair_source"] for p in pairs) == {"hpi_rewrite": 2, "judge_ranked": 1, "swipe_choice": 1}
+    # the judge-ranked candidate with the AI-ism reply is removed by filters.character_break before pairing
+    assert Counter(p["pair_source"] for p in pairs) == {"hpi_rewrite": 2, "swipe_choice": 1}
     assert all(p["split"] for p in pairs)
     assert [r["reason"] for r in pq.read_table(out / "pair_rejects").to_pylist()] == ["small_margin"]
     shares = Counter()
