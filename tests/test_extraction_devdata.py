@@ -9,7 +9,7 @@ def test_pdnc_one_novel_quotes_and_speakers(shared_data):
     folder = shared_data / "pdnc" / "DaisyMiller"
     score = score_pdnc(folder)
     precision, recall, f1 = score.prf()
-    # Floors well under the measured figures (docs/benchmarks-extraction.md): they catch a broken rule, not noise.
+    # Floors well under the measured figures (docs/benchmarks.md): they catch a broken rule, not noise.
     assert f1 > 0.9 and recall > 0.9
     assert score.accuracy() > 0.7
     assert score.accuracy("Explicit") > 0.85
