@@ -226,8 +226,10 @@ def _build_step(raw: Any, path: tuple, errors: _Errors, index: int, want_source:
         except ValidationError as error:
             errors.add_validation(path + ("resources",), error)
             return None
-    for key, value in raw.items():  # `*_file` / `*_dir` settings are relative to the pipeline file, like `paths`
-        if key.endswith(("_file", "_dir")) and isinstance(value, str) and value and not os.path.isabs(value) and "://" not in value:
+    for key, value in raw.items():
+        # A relative `*_file` / `*_dir` setting that names a path beside the pipeline file means that path,
+        # as `paths` do (other values, e.g. a file-name pattern, are left as written).
+        if key.endswith(("_file", "_dir")) and isinstance(value, str) and value and not os.path.isabs(value) and (base / value).exists():
             raw[key] = str(base / value)
     try:
         config = cls.Config.model_validate(raw)

@@ -79,3 +79,15 @@ def test_llm_steps_default_to_synthesis_rows_but_the_judge_scores_everything(tmp
     pipeline = load_pipeline(write(tmp_path, text))
     assert [s.only for s in pipeline.operators] == [{"source": ["synthesis"]}, {}, {"language": ["zh", "en"]}]
     assert "`only` maps columns" in errors_of(write(tmp_path, "name: x\nsources: [{op: read.jsonl, paths: [data.jsonl]}]\noperators:\n  - {op: normalize.text, only: {turns: x}}\n"))
+
+
+def test_file_settings_resolve_beside_the_pipeline_only_when_they_name_a_path(tmp_path):
+    (tmp_path / "optout.txt").write_text("user:u1\n")
+    text = (
+        "name: x\nsources: [{op: read.jsonl, paths: [data.jsonl]}]\noperators:\n"
+        "  - {op: privacy.consent, opt_out_file: optout.txt, pseudonymize: false}\n"
+        "  - {op: 'tests.chaos:PauseOnce', marker_dir: m, on_file: part-003}\n"
+    )
+    consent, pause = load_pipeline(write(tmp_path, text)).operators
+    assert consent.config.opt_out_file == str(tmp_path / "optout.txt")
+    assert pause.config.on_file == "part-003" and pause.config.marker_dir == "m"
