@@ -6,13 +6,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import Field
 
-from operators.arrow_lists import combined, parents, turn_field
 from operators.base import Filter, OperatorConfig
 from operators.columns import REJECT_DETAIL, REJECT_REASON
-from operators.filters.lexicon import Lexicon
+from operators.filters.lexicon import Lexicon, turn_matches
 from operators.filters.scores import with_scores
 from operators.registry import register
 
@@ -125,11 +123,7 @@ class CharacterBreakFilter(Filter):
         c: CharacterBreakConfig = self.config  # type: ignore[assignment]
         if not hasattr(self, "_lexicon"):
             self.setup()
-        turns = combined(batch.column("turns"))
-        texts = pc.fill_null(turn_field(turns, "text"), "")
-        checked = pc.is_in(turn_field(turns, "role"), pa.array(c.roles, pa.string())).to_pylist()
-        owners = parents(turns).to_pylist()
-        found = {category: hits.to_pylist() for category, hits in self._lexicon.matches(texts).items()}
+        texts, checked, owners, found = turn_matches(batch, self._lexicon, c.roles)
         hits = [0] * batch.num_rows
         first: list[tuple[int, str, int] | None] = [None] * batch.num_rows
         position = [0] * batch.num_rows

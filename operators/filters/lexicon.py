@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from operators.arrow_lists import combined, parents, turn_field
 from operators.dedup.shingles import normalize
 
 
@@ -44,3 +45,12 @@ class Lexicon:
         normal = normalize(pa.array([text])).to_pylist()[0] or ""
         found = re.search(self._pattern(category), normal)
         return found.group(0).strip() if found else None
+
+
+def turn_matches(batch: pa.Table, lexicon: Lexicon, roles: list[str]) -> tuple[pa.Array, list[bool], list[int], dict[str, list[bool]]]:
+    """Every turn's text, whether its role is checked, the dialogue it belongs to, and per category whether it matches."""
+    turns = combined(batch.column("turns"))
+    texts = pc.fill_null(turn_field(turns, "text"), "")
+    checked = pc.is_in(turn_field(turns, "role"), pa.array(roles, pa.string())).to_pylist()
+    owners = parents(turns).to_pylist()
+    return texts, checked, owners, {category: flags.to_pylist() for category, flags in lexicon.matches(texts).items()}

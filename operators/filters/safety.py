@@ -17,10 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from operators.arrow_lists import combined, parents, turn_field
 from operators.base import Filter, OperatorConfig
 from operators.columns import REJECT_DETAIL, REJECT_REASON
-from operators.filters.lexicon import Lexicon
+from operators.filters.lexicon import Lexicon, turn_matches
 from operators.filters.scores import with_scores
 from operators.registry import register
 
@@ -116,11 +115,7 @@ class SafetyFilter(Filter):
         c: SafetyConfig = self.config  # type: ignore[assignment]
         if not hasattr(self, "_lexicon"):
             self.setup()
-        turns = combined(batch.column("turns"))
-        texts = pc.fill_null(turn_field(turns, "text"), "")
-        checked = pc.is_in(turn_field(turns, "role"), pa.array(c.roles, pa.string())).to_pylist()
-        owners = parents(turns).to_pylist()
-        hits = {category: flags.to_pylist() for category, flags in self._lexicon.matches(texts).items()}
+        texts, checked, owners, hits = turn_matches(batch, self._lexicon, c.roles)
         nfkc = pc.utf8_normalize(texts, "NFKC")
         for category, patterns in c.patterns.items():
             found = pc.match_substring_regex(nfkc, "|".join(f"(?:{p})" for p in patterns)).to_pylist()
