@@ -151,12 +151,16 @@ class GlobalOperator(Operator):
         order = pc.sort_indices(batch, sort_keys=[(self.key, "ascending")])
         batch = batch.take(order)
         values = batch.column(self.key).to_pylist()
-        pieces, start = [singles], 0
+        groups, start = [], 0
         for index in range(1, len(values) + 1):
             if index == len(values) or values[index] != values[start]:
-                pieces.append(self.reduce(batch.slice(start, index - start)))
+                groups.append(self.reduce(batch.slice(start, index - start)))
                 start = index
-        return pa.concat_tables(pieces).combine_chunks()
+        if not groups:
+            return singles
+        # One chunk for the reduced groups (a chunk per group slows every later step); the lone rows keep
+        # their chunks, uncopied.
+        return pa.concat_tables([singles, pa.concat_tables(groups).combine_chunks()])
 
 
 class SourceConfig(OperatorConfig):
