@@ -77,15 +77,27 @@ def pair_row(row: dict[str, Any], index: int, chosen: str, rejected: str, source
     }
 
 
-@register
-class HpiRewritePairs(Operator):
-    name: ClassVar[str] = "preference.hpi_rewrite"
+class RowPairs(Operator):
+    """Base of operators that read preference pairs out of dialogue rows into the `pairs` side table;
+    rows pass through unchanged. Subclasses give `pairs_of(row, run_id)`."""
+
     Config = OperatorConfig
     reads = frozenset(COLUMNS)
-    summary = "HPI rewrites -> preference pairs (chosen: human rewrite, rejected: model output) in the `pairs` side table."
+
+    def pairs_of(self, row: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
+        raise NotImplementedError
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        pairs = [pair for row in batch.select(list(COLUMNS)).to_pylist() for pair in rewrite_pairs(row, self.context.run_id)]
+        pairs = [pair for row in batch.select(list(COLUMNS)).to_pylist() for pair in self.pairs_of(row, self.context.run_id)]
         if pairs:
             self.context.side_output("pairs", pa.Table.from_pylist(pairs, schema=PAIR_SCHEMA))
         return batch
+
+
+@register
+class HpiRewritePairs(RowPairs):
+    name: ClassVar[str] = "preference.hpi_rewrite"
+    summary = "HPI rewrites -> preference pairs (chosen: human rewrite, rejected: model output) in the `pairs` side table."
+
+    def pairs_of(self, row: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
+        return rewrite_pairs(row, run_id)

@@ -12,11 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-import pyarrow as pa
-
-from operators.base import Operator, OperatorConfig
 from operators.ingest.sillytavern import strip_html
-from operators.preference.hpi_rewrite import COLUMNS, PAIR_SCHEMA, pair_row
+from operators.preference.hpi_rewrite import RowPairs, pair_row
 from operators.registry import register
 from schemas.arrow import from_arrow_map
 
@@ -44,14 +41,9 @@ def swipe_pairs(row: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
 
 
 @register
-class SwipePairs(Operator):
+class SwipePairs(RowPairs):
     name: ClassVar[str] = "preference.swipes"
-    Config = OperatorConfig
-    reads = frozenset(COLUMNS)
     summary = "SillyTavern swipes -> preference pairs (chosen: the kept swipe, rejected: those passed over) in the `pairs` side table."
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        pairs = [pair for row in batch.select(list(COLUMNS)).to_pylist() for pair in swipe_pairs(row, self.context.run_id)]
-        if pairs:
-            self.context.side_output("pairs", pa.Table.from_pylist(pairs, schema=PAIR_SCHEMA))
-        return batch
+    def pairs_of(self, row: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
+        return swipe_pairs(row, run_id)
