@@ -3,7 +3,9 @@
     python -m benchmarks.dedup_end_to_end --dialogues 100000
 
 The corpus (benchmarks/corpus.py: zh + en, 20% planted near-duplicates) is written to Parquet first
-(not timed). Each side runs in its own process, so its peak RSS (ru_maxrss of that child) is its own:
+(not timed), by a child process of its own: Linux carries a process's peak RSS across fork/exec into
+its children's `ru_maxrss`, so a parent that once held the 1M corpus made every side look 5 GB big.
+This process stays small; each side runs in its own process, so its peak RSS (ru_maxrss) is its own:
 
 - ours: `chardial dedup IN --out OUT` (read, exact dedup, MinHash dedup, write the run), in-process engine.
 - datasketch: read the same Parquet, the same shingles (our tokenizer), `MinHash.bulk`, and a
@@ -73,9 +75,14 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.8)
     parser.add_argument("--skip-baseline", action="store_true", help="Only run ours.")
     parser.add_argument("--baseline-worker", help=argparse.SUPPRESS)
+    parser.add_argument("--corpus-worker", nargs=2, metavar=("SIZE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.baseline_worker:
         datasketch_baseline(args.baseline_worker, args.threshold)
+        return
+    if args.corpus_worker:
+        size, path = args.corpus_worker
+        pq.write_table(as_corpus(corpus(int(size), seed=1), "generated"), path)
         return
     # CPU seconds matter on a shared machine: wall time there also counts time spent waiting for a core.
     print("| dialogues | side | wall s | CPU s | peak RSS MiB | result |")
@@ -83,7 +90,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for size in args.dialogues:
             source = Path(folder) / f"in-{size}.parquet"
-            pq.write_table(as_corpus(corpus(size, seed=1), "generated"), source)
+            run_child([sys.executable, "-m", "benchmarks.dedup_end_to_end", "--corpus-worker", str(size), str(source)])
             ours = [
                 sys.executable,
                 "-c",

@@ -110,7 +110,7 @@ def main() -> None:
         candidates = local_pairs([prints], config.bucket_window)
         pairs = {tuple(sorted(p)) for p in zip(candidates.column("a").to_pylist(), candidates.column("b").to_pylist(), strict=True)}
         if config.verify:  # the operator's own check: exact Jaccard of the 32-bit shingle-hash sets
-            checked = members_of([profile(table, params, frozenset(itertools.chain.from_iterable(pairs)))])
+            checked = members_of([profile(table, params, pa.array(sorted(set(itertools.chain.from_iterable(pairs))), pa.string()))])
             pairs = {p for p in pairs if similarity(checked[p[0]], checked[p[1]]) >= args.threshold}
         removed = {uid for uid, reason in zip(ids, result.column("_reject_reason").to_pylist(), strict=True) if reason == "near_duplicate"}
         pair_scores = scores(pairs, set(truth))

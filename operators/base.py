@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
@@ -109,11 +109,28 @@ class Filter(Operator):
         return batch.set_column(batch.schema.get_field_index(REJECT_DETAIL), REJECT_DETAIL, pa.array(details, pa.string()))
 
 
+class Blocks(Protocol):
+    """A global step's input in-process: blocks that can be iterated as many times as the step needs,
+    one block in memory at a time (the executor spills them to local disk)."""
+
+    num_rows: int
+
+    def __iter__(self) -> Iterator[pa.Table]: ...
+
+    def read_all(self) -> pa.Table: ...
+
+
+# spill(name, tables) -> Blocks: writes the tables to a spill file of the step's own and returns them
+# re-iterable; what a streaming global step uses for intermediate results too big to hold.
+Spill = Callable[[str, Iterable[pa.Table]], Blocks]
+
+
 class GlobalOperator(Operator):
     """An operator that needs to see all rows sharing a key: map (`keyed`) -> group by `key` -> `reduce`.
 
-    On Ray this is `map_batches(keyed)` then `groupby(key).map_groups(reduce)`; in-process it is the
-    same two functions over one table. `reduce` gets every live row with one key value and returns them
+    On Ray this is `map_batches(keyed)` then `groupby(key).map_groups(reduce)`. In-process it is
+    `stream`: the same two functions over blocks spilled to disk, holding only the keys and the rows of
+    groups of two or more in memory. `reduce` gets every live row with one key value and returns them
     all, with rejects marked.
     """
 
@@ -130,8 +147,45 @@ class GlobalOperator(Operator):
         raise NotImplementedError
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        """In-process: the whole table at once."""
+        """The whole table at once (tests, small inputs)."""
         return self.reduce_all(self.keyed(batch))
+
+    def stream(self, blocks: Blocks, spill: Spill) -> Iterator[pa.Table]:
+        """In-process over spilled blocks: keyed blocks are spilled while their keys are collected; then
+        lone rows stream out block by block and only the rows of shared keys are gathered and reduced.
+        Yields every input row exactly once (in another order). Operators with a plan of their own
+        (`apply` on Ray) override this with the same algorithm over blocks."""
+        import pyarrow.compute as pc
+
+        keys: list[pa.Array] = []
+
+        def keyed() -> Iterator[pa.Table]:
+            for block in blocks:
+                out = self.keyed(block)
+                keys.extend(out.column(self.key).chunks)
+                yield out
+
+        spilled = spill("keyed", keyed())
+        if not keys:
+            return
+        if not self.singletons_pass:  # every row may be changed: the reduce needs them all
+            yield self.reduce_all(spilled.read_all())
+            return
+        counts = pa.table({"k": pa.chunked_array(keys)}).group_by("k").aggregate([("k", "count")])
+        shared = counts.filter(pc.greater(counts.column("k_count"), 1)).column("k").combine_chunks()
+        del keys[:], counts
+        groups: list[pa.Table] = []
+        for block in spilled:
+            in_group = pc.is_in(block.column(self.key), value_set=shared) if len(shared) else None
+            if in_group is None or not pc.any(in_group).as_py():
+                yield block
+                continue
+            groups.append(block.filter(in_group))
+            singles = block.filter(pc.invert(in_group))
+            if singles.num_rows:
+                yield singles
+        if groups:
+            yield self.reduce_all(pa.concat_tables(groups))
 
     def reduce_all(self, batch: pa.Table) -> pa.Table:
         """Group keyed rows (all rows of a key must be in `batch`) and reduce each group; only groups of

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,7 +34,7 @@ from pipelines.publish import (
     write_manifest,
 )
 from pipelines.spec import Pipeline, Step
-from pipelines.steps import run_step, with_table_metadata, write_block
+from pipelines.steps import OperatorContractError, merge_step, run_step, split_live, with_table_metadata, write_block
 from schemas import DIALOGUE_SCHEMA, SCHEMA_VERSION
 from schemas.run import RunManifest
 
@@ -194,28 +195,90 @@ def llm_usage(staging: Path) -> list[dict[str, Any]]:
 
 
 def _execute_inprocess(pipeline: Pipeline, staging: Path, context: RunContext, schema: pa.Schema, corpus_schema: pa.Schema) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """One stream of blocks from the sources through the operators to the writer.
+
+    Row-local steps run block by block. A global step (dedup, mixing, pairing) spills its input to local
+    disk under the staging folder and reads it back as often as it needs (`GlobalOperator.stream`), so
+    memory holds a block and what the step keeps, never the corpus. The spill folder is removed at the end.
+    """
     ledger = SourceCounts()
-    tables: list[pa.Table] = []
-    for step in pipeline.sources:
-        for path in pipeline.inputs.get(step.index, []):
-            tables.extend(read_source(step, path, pipeline.execution.rows_per_block, context, ledger.record))
-    batches = [t.cast(schema) if t.schema != schema else t for t in (conform_all(tables, schema))]
-    for step in pipeline.operators:
-        op = _operator(step, context)
-        if isinstance(op, GlobalOperator) or hasattr(op, "apply"):
-            whole = pa.concat_tables(batches) if batches else schema.empty_table()
-            batches = [run_step(op, whole, schema, step.only)]
-        else:
-            batches = [run_step(op, b, schema, step.only) for b in batches]
-    written: list[dict[str, Any]] = []
-    out = pipeline.output
-    for batch in batches:
-        result = write_block(batch, str(staging), corpus_schema, list(DIALOGUE_COLUMNS), context.run_id, out.compression, out.compression_level, out.rows_per_shard)
-        written.extend(result.to_pylist())
+    spill_root = staging / "_spill"
+    try:
+        stream = _source_blocks(pipeline, context, schema, ledger)
+        for step in pipeline.operators:
+            op = _operator(step, context)
+            if isinstance(op, GlobalOperator) or hasattr(op, "apply"):
+                stream = _global_blocks(op, step, stream, schema, spill_root / f"step-{step.index:03d}")
+            else:
+                stream = _local_blocks(op, step, stream, schema)
+        out = pipeline.output
+        written: list[dict[str, Any]] = []
+        for batch in _rebatch(stream, out.rows_per_shard):
+            result = write_block(batch, str(staging), corpus_schema, list(DIALOGUE_COLUMNS), context.run_id, out.compression, out.compression_level, out.rows_per_shard)
+            written.extend(result.to_pylist())
+    finally:
+        shutil.rmtree(spill_root, ignore_errors=True)
     return written, ledger.snapshot()
 
 
-def conform_all(tables: list[pa.Table], schema: pa.Schema) -> list[pa.Table]:
+def _source_blocks(pipeline: Pipeline, context: RunContext, schema: pa.Schema, ledger: SourceCounts) -> Iterator[pa.Table]:
     from operators.columns import conform
 
-    return [conform(t, schema) for t in tables]
+    for step in pipeline.sources:
+        for path in pipeline.inputs.get(step.index, []):
+            for table in read_source(step, path, pipeline.execution.rows_per_block, context, ledger.record):
+                table = conform(table, schema)
+                yield table.cast(schema) if table.schema != schema else table
+
+
+def _local_blocks(op: Any, step: Step, blocks: Iterator[pa.Table], schema: pa.Schema) -> Iterator[pa.Table]:
+    for block in blocks:
+        yield run_step(op, block, schema, step.only)
+
+
+def _global_blocks(op: Any, step: Step, blocks: Iterator[pa.Table], schema: pa.Schema, folder: Path) -> Iterator[pa.Table]:
+    """A global step in-process: its rows (live, matching `only`) spilled and handed to `op.stream`, or as
+    one table to `op(table)` for operators without one; the other rows spilled and passed on after."""
+    from pipelines.spill import SpilledBlocks
+
+    mine, rest = SpilledBlocks(folder / "input.arrow", schema), SpilledBlocks(folder / "rest.arrow", schema)
+    for block in blocks:
+        rows, dead = split_live(block, step.only)
+        if rows is not None:
+            mine.append(rows)
+        if dead is not None:
+            rest.append(dead)
+    mine.close()
+    rest.close()
+    if mine.num_rows:
+
+        def spill(name: str, tables: Iterable[pa.Table]) -> SpilledBlocks:
+            return SpilledBlocks(folder / f"{name}.arrow").extend(tables)
+
+        stream = getattr(op, "stream", None)
+        outputs = stream(mine, spill) if stream is not None else iter([op(mine.read_all())])
+        produced = 0
+        for out in outputs:
+            produced += out.num_rows
+            yield merge_step(op.name, out, out, None, schema)  # conform, and stamp the rows it rejected
+        if produced != mine.num_rows:
+            raise OperatorContractError(f"operator {op.name} returned {produced} rows for {mine.num_rows}: operators must not add or drop rows")
+    mine.remove()
+    yield from rest
+    rest.remove()
+
+
+def _rebatch(blocks: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
+    """Blocks gathered up to about `rows` rows, so the writer writes shard-sized files (fewer merges later)."""
+    pending: list[pa.Table] = []
+    count = 0
+    for block in blocks:
+        if block.num_rows == 0:
+            continue
+        pending.append(block)
+        count += block.num_rows
+        if count >= rows:
+            yield pa.concat_tables(pending)
+            pending, count = [], 0
+    if pending:
+        yield pa.concat_tables(pending)

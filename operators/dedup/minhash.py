@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal
 
@@ -27,7 +28,7 @@ import pyarrow.compute as pc
 from pydantic import Field, field_validator, model_validator
 
 from operators.arrow_lists import combined
-from operators.base import GlobalOperator, OperatorConfig, Resources
+from operators.base import Blocks, GlobalOperator, OperatorConfig, Resources, Spill
 from operators.columns import DUPLICATE_OF, REJECT_DETAIL, REJECT_REASON
 from operators.dedup.clusters import PAIR_SCHEMA, Decision, Member, bucket_pairs, bucket_pairs_table, cluster, unique_pairs
 from operators.dedup.exact import DEFAULT_PRIORITY
@@ -96,7 +97,7 @@ class MinHashDedupConfig(OperatorConfig):
         "(hash_shuffle took 6-10 s per groupby on 2 cores, this one 0.5-1 s); 'default' keeps the DataContext's.",
     )
     rows_per_slice: int = Field(
-        20_000, ge=1, description="In-process: dialogues fingerprinted at a time (bounds memory; no effect on results)."
+        20_000, ge=1, description="`__call__` on one in-memory table: dialogues fingerprinted at a time (no effect on results; pipelines stream their own blocks)."
     )
     num_partitions: int = Field(
         4, ge=1, description="Hash partitions of the band-key groupby on Ray (Ray's default of 200 is wrong for small machines)."
@@ -216,10 +217,11 @@ def explode_keys(prints: pa.Table) -> pa.Table:
     return pa.table({"band_key": keys.flatten(), "uid": combined(prints.column("uid")).take(owners)}, schema=KEY_SCHEMA)
 
 
-def profile(batch: pa.Table, params: Params, wanted: frozenset[str]) -> pa.Table:
-    """For the rows whose id is in `wanted`: distinct shingle hashes, exact key if too short, source and quality."""
+def profile(batch: pa.Table, params: Params, wanted: pa.Array) -> pa.Table:
+    """For the rows whose id is in `wanted` (a string array): distinct shingle hashes, exact key if too
+    short, source and quality."""
     uids = _uids(batch)
-    batch = batch.filter(pc.is_in(uids, pa.array(sorted(wanted), pa.string())))
+    batch = batch.filter(pc.is_in(uids, value_set=wanted))
     tokens = dialogue_tokens(batch)
     sizes = ngram_sizes(tokens, params.word_ngram, params.char_ngram)
     shingles = windows(tokens, sizes, params.max_shingles)
@@ -245,6 +247,22 @@ def profile(batch: pa.Table, params: Params, wanted: frozenset[str]) -> pa.Table
         },
         schema=PROFILE_SCHEMA,
     )
+
+
+def wanted_ids(first: list[str], second: list[str]) -> pa.Array:
+    """The ids of every dialogue in a candidate pair, distinct, as the value set `profile` filters on."""
+    return pa.array(sorted(set(first) | set(second)), pa.string())
+
+
+class _InMemory(list):  # type: ignore[type-arg]
+    """Blocks already in memory, for `__call__` (the `Blocks` protocol over a list)."""
+
+    @property
+    def num_rows(self) -> int:
+        return sum(block.num_rows for block in self)
+
+    def read_all(self) -> pa.Table:
+        return pa.concat_tables(self)
 
 
 def members_of(profiles: list[pa.Table]) -> dict[str, Member]:
@@ -347,17 +365,28 @@ class MinHashDedup(GlobalOperator):
         return Params.of(self.config)  # type: ignore[arg-type]
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        """In-process: the whole table, slice by slice (bounded memory), with the same functions as `apply`."""
+        """The whole table at once (tests, small inputs): `stream` over slices of it, held in memory."""
+        c: MinHashDedupConfig = self.config  # type: ignore[assignment]
+        slices = [batch.slice(start, c.rows_per_slice) for start in range(0, batch.num_rows, c.rows_per_slice)]
+        out = list(self.stream(_InMemory(slices), lambda name, tables: _InMemory(list(tables))))
+        return pa.concat_tables(out) if out else batch
+
+    def stream(self, blocks: Blocks, spill: Spill) -> Iterator[pa.Table]:
+        """In-process over spilled blocks, with the functions `apply` runs on Ray: fingerprints of every
+        block, candidate pairs from shared band keys, profiles of the candidates only, clusters, then each
+        block marked and passed on. Memory holds the band keys and ids, and the candidates' shingle sets."""
         c: MinHashDedupConfig = self.config  # type: ignore[assignment]
         params = self.params
-        slices = [batch.slice(start, c.rows_per_slice) for start in range(0, batch.num_rows, c.rows_per_slice)]
-        prints = [fingerprint(part, params) for part in slices]
+        prints = [fingerprint(block, params) for block in blocks]
         pairs = local_pairs(prints, c.bucket_window)
         first, second = unique_pairs([pairs])
-        wanted = frozenset(first) | frozenset(second)
-        profiles = [profile(part, params, wanted) for part in slices] if wanted else []
-        decisions = self._decide(prints, first, second, profiles, params)
-        return pa.concat_tables([mark(part, decisions) for part in slices]) if slices else batch
+        wanted = wanted_ids(first, second)
+        profiles = [profile(block, params, wanted) for block in blocks] if len(wanted) else []
+        counts = [table.drop_columns(["keys"]) for table in prints]
+        del prints, pairs
+        decisions = self._decide(counts, first, second, profiles, params)
+        for block in blocks:
+            yield mark(block, decisions)
 
     def apply(self, ds: Any, schema: Any = None, partitions: int | None = None) -> Any:
         """On Ray Data: fingerprints by `map_batches`, buckets by `groupby(band_key).map_groups`, clusters on the driver."""
@@ -377,9 +406,9 @@ class MinHashDedup(GlobalOperator):
             bucket_pairs_table, fn_kwargs={"window": c.bucket_window}, batch_format="pyarrow"
         )
         first, second = unique_pairs([ray.get(ref) for ref in pair_ds.to_arrow_refs()])
-        wanted = frozenset(first) | frozenset(second)
+        wanted = wanted_ids(first, second)
         profiles: list[pa.Table] = []
-        if wanted:
+        if len(wanted):
             profile_ds = ds.map_batches(profile, fn_kwargs={"params": params, "wanted": wanted}, batch_format="pyarrow")
             profiles = [ray.get(ref) for ref in profile_ds.to_arrow_refs()]
         counts = [ray.get(ref) for ref in prints.select_columns(["uid", "tokens", "shingles", "capped"]).to_arrow_refs()]
