@@ -7,7 +7,7 @@ import json
 import pyarrow as pa
 import pytest
 
-from operators.columns import DUPLICATE_OF, REJECT_DETAIL, REJECT_OPERATOR, REJECT_REASON, WORKING_SCHEMA, conform
+from operators.columns import DUPLICATE_OF, REJECT_DETAIL, REJECT_OPERATOR, REJECT_REASON, WORKING_SCHEMA, conform, working_schema
 from operators.registry import all_operators, lookup
 from operators.transforms.split import split_of
 from pipelines.steps import OperatorContractError, run_step
@@ -34,7 +34,8 @@ def read(tmp_path, lines: list[str]) -> pa.Table:
 
 def apply(name: str, table: pa.Table, **config) -> pa.Table:
     cls = lookup(name)
-    return run_step(cls(cls.Config(**config)), table, WORKING_SCHEMA)
+    schema = working_schema(cls.new_fields)  # as the runner builds it: the operator's score columns included
+    return run_step(cls(cls.Config(**config)), conform(table, schema), schema)
 
 
 GOOD = [("user", "Hello there"), ("character", "Hi! Lovely day.")]
@@ -111,6 +112,39 @@ def test_length_filter_reasons(tmp_path):
         3: ("too_few_character_turns", "filters.length"),
         4: ("turn_too_long", "filters.length"),
     }
+    scores = {r["_input_line"]: (r["len_turns"], r["len_chars"], r["len_max_speaker_run"]) for r in table.to_pylist()}
+    assert scores == {1: (2, 26, 1), 2: (1, 2, 1), 3: (2, 2, 2), 4: (2, 51, 1)}
+
+
+def test_length_filter_turns_must_alternate(tmp_path):
+    u, c = ("user", "hello there"), ("character", "hi, how are you")
+    lines = [
+        json.dumps(record("alternating", [u, c, u, c])),
+        json.dumps(record("double_text", [u, u, c, c, c, u, c])),  # runs of 2 and 3: human chat does this
+        json.dumps(record("monologue", [u, c, c, c, c, c, u])),  # 5 character turns in a row
+    ]
+    table = apply("filters.length", read(tmp_path, lines))
+    got = {r["_input_line"]: (r[REJECT_REASON], r["len_max_speaker_run"]) for r in table.to_pylist()}
+    assert got == {1: (None, 1), 2: (None, 3), 3: ("turns_do_not_alternate", 5)}
+    assert "5 turns in a row by one speaker > max_speaker_run 4" in table.column(REJECT_DETAIL).to_pylist()[2]
+    relaxed = apply("filters.length", read(tmp_path, lines), max_speaker_run=None)
+    assert relaxed.column(REJECT_REASON).null_count == 3
+
+
+def test_length_filter_multi_party_scenes_alternate():
+    """Five user-side turns by three speakers (an extracted scene) alternate; five by one speaker do not."""
+    from benchmarks.corpus import row
+
+    scene = row(0, ["hello"] * 7, "en")
+    speakers = ["Ann", "Lin", "Bo", "Ann", "Lin", "Bo", "Ann"]
+    scene["turns"] = [{"role": "user", "speaker": s, "text": "hello there"} for s in speakers[:5]] + [
+        {"role": "character", "speaker": "Lin", "text": "hi all"}
+    ]
+    alone = row(1, ["hello"] * 7, "en")
+    alone["turns"] = [{"role": "user", "speaker": "Ann", "text": "hello there"}] * 5 + [{"role": "character", "speaker": "Lin", "text": "hi"}]
+    table = apply("filters.length", pa.Table.from_pylist([scene, alone], schema=WORKING_SCHEMA))
+    assert table.column("len_max_speaker_run").to_pylist() == [1, 5]
+    assert table.column(REJECT_REASON).to_pylist() == [None, "turns_do_not_alternate"]
 
 
 def test_exact_dedup_keeps_by_policy_not_arrival_order(tmp_path):
@@ -176,6 +210,7 @@ def test_run_step_only_filter_leaves_other_rows_untouched(tmp_path):
     lines = [json.dumps(record("a", [("user", "x"), ("character", "y")], source="synthesis")), json.dumps(record("b", [("user", "x")], source="import"))]
     table = read(tmp_path, lines)
     cls = lookup("filters.length")
-    out = run_step(cls(cls.Config(min_turns=3)), table, WORKING_SCHEMA, only={"source": ["import"]})
+    schema = working_schema(cls.new_fields)
+    out = run_step(cls(cls.Config(min_turns=3)), conform(table, schema), schema, only={"source": ["import"]})
     got = {r["source"]: r[REJECT_REASON] for r in out.to_pylist()}
     assert got == {"synthesis": None, "import": "too_few_turns"}
