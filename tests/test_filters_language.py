@@ -50,3 +50,40 @@ def test_detection_is_deterministic_and_per_turn_model_splits_latin_languages() 
     assert first == run(LanguageConfig(), (texts, "und"))
     per_turn = run(LanguageConfig(per_turn_model=True), (texts, "und"))
     assert per_turn["lang_mixed"] == [True]
+
+
+OTHER_LATIN = {
+    "fr": "Bonjour, comment allez-vous aujourd'hui? Je reviens de la bibliothèque avec trois livres et je suis très content.",
+    "de": "Hallo, wie geht es dir heute? Ich komme gerade aus der Bibliothek und habe drei Bücher mitgebracht, was ich schön finde.",
+    "es": "Hola, ¿cómo estás hoy? Acabo de volver de la biblioteca con tres libros y me alegra mucho verte por aquí.",
+    "nl": "Hallo, hoe is het vandaag met je? Ik kom net terug uit de bibliotheek en ik heb drie boeken meegenomen, is dat niet mooi?",
+    "it": "Ciao, come stai oggi? Sono appena tornato dalla biblioteca con tre libri e sono molto contento di vederti qui.",
+    "pt": "Olá, como você está hoje? Acabei de voltar da biblioteca com três livros e estou muito feliz em te ver aqui.",
+}
+
+
+class Counting(LanguageFilter):
+    """Counts langdetect calls (the real detector still answers)."""
+
+    calls = 0
+
+    def _detect(self, text: str) -> str | None:
+        Counting.calls += 1
+        return super()._detect(text)
+
+
+def test_english_fast_path_skips_the_model_and_never_claims_other_latin_languages() -> None:
+    dialogues = [(EN, "und")] + [([text, text], "und") for text in OTHER_LATIN.values()]
+    table = pa.Table.from_pylist([row(i, texts, language) for i, (texts, language) in enumerate(dialogues)], schema=WORKING_SCHEMA)
+    Counting.calls = 0
+    fast = Counting(LanguageConfig())(table).column("lang_detected").to_pylist()
+    assert fast == ["en", *OTHER_LATIN] and Counting.calls == len(OTHER_LATIN)  # English never reached langdetect
+    Counting.calls = 0
+    model = Counting(LanguageConfig(en_function_share=None))(table).column("lang_detected").to_pylist()
+    assert model == fast and Counting.calls == len(dialogues)
+
+
+def test_english_fast_path_needs_enough_words() -> None:
+    Counting.calls = 0
+    out = Counting(LanguageConfig(min_letters=3))(pa.Table.from_pylist([row(0, ["You and the cat?"], "und")], schema=WORKING_SCHEMA))
+    assert Counting.calls == 1 and out.column("lang_detected").to_pylist()[0] is not None  # 4 words < en_min_words: the model decides
