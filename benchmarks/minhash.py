@@ -63,7 +63,7 @@ def main() -> None:
     strings = shingle_strings(tokens, shingles).to_pylist()
     shingle_bytes = [[s.encode("utf-8") for s in strings[shingles.offsets[d] : shingles.offsets[d + 1]]] for d in range(args.docs)]
     # The tokens alone, as `Tokens` (so the token variant redoes windows and hashes, not normalisation).
-    plain = Tokens(tokens.tokens, tokens.offsets, tokens.cjk)
+    plain = Tokens(tokens.vocabulary, tokens.ids, tokens.offsets, tokens.cjk)
 
     from datasketch import MinHash
 
