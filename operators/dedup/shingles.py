@@ -119,30 +119,55 @@ def normalize(texts: pa.Array) -> pa.Array:
 
 
 def tokenize(texts: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
-    """Tokens of every text, dictionary-encoded: the distinct token strings, each token's index into them
+    """Tokens of every text, dictionary-encoded: a vocabulary of token strings, each token's index into it
     (flattened over the texts, in order), per text its number of tokens and its number of CJK tokens."""
     folded, cjk = _fold_counting(texts)
-    split = pc.split_pattern(folded, " ")
-    bounds = split.offsets.to_numpy() - split.offsets[0].as_py()
-    # Encode the split once (empty strings between repeated spaces included) and drop the empty token's
-    # id afterwards in numpy: cheaper than measuring and filtering 4M strings.
-    encoded = pc.dictionary_encode(split.flatten())
-    vocabulary = encoded.dictionary
+    spans, per_text = _spans(pc.fill_null(folded, "") if folded.null_count else folded)
+    encoded = pc.dictionary_encode(spans)
+    # A span is a token and the spaces after it: trimmed, "w " and "w" (a text's last token) are both "w",
+    # and a text's leading spaces are "", which is no token.
+    vocabulary = pc.utf8_rtrim(encoded.dictionary, " ")
     ids = encoded.indices.to_numpy()
-    counts = np.diff(bounds)
-    empty = pc.index(vocabulary, "").as_py()
-    if empty >= 0:
-        gaps = np.flatnonzero(ids == empty)
-        counts = counts - np.bincount(np.searchsorted(bounds, gaps, side="right") - 1, minlength=len(counts))
+    blank = pc.binary_length(vocabulary).to_numpy() == 0
+    if blank.any():
+        gaps = np.flatnonzero(blank[ids])
+        bounds = np.zeros(len(per_text) + 1, np.int64)
+        np.cumsum(per_text, out=bounds[1:])
+        per_text = per_text - np.bincount(np.searchsorted(bounds, gaps, side="right") - 1, minlength=len(per_text))
         ids = np.delete(ids, gaps)
-    return vocabulary, ids, counts, cjk
+    return vocabulary, ids, per_text, cjk
+
+
+def _spans(folded: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Each token of folded text with the spaces after it, as a string array over the text's own bytes (no
+    copy: the split is found in numpy), and per text its number of spans. A span starts at every non-space
+    byte after a space and at every text's first byte (leading spaces are a span of their own)."""
+    _, offsets, data = folded.buffers()
+    width = np.int64 if pa.types.is_large_string(folded.type) else np.int32
+    bounds = np.frombuffer(offsets, width)[folded.offset : folded.offset + len(folded) + 1]
+    low, high = int(bounds[0]), int(bounds[-1])
+    raw = np.frombuffer(data, np.uint8)[low:high] if data is not None else np.zeros(0, np.uint8)
+    space = raw == ord(" ")
+    start = np.empty(len(raw), bool)
+    if len(raw):
+        start[0] = True
+        np.greater(space[:-1], space[1:], out=start[1:])  # a space, then not a space
+    text_starts = bounds[:-1] - low
+    start[text_starts[text_starts < len(raw)]] = True
+    positions = np.flatnonzero(start)
+    per_text = np.diff(np.searchsorted(positions, bounds - low))
+    ends = np.empty(len(positions) + 1, width)
+    ends[:-1] = positions + low
+    ends[-1] = high
+    buffer = data if data is not None else pa.py_buffer(b"")
+    return pa.Array.from_buffers(folded.type, len(positions), [None, pa.py_buffer(ends), buffer]), per_text.astype(np.int64)
 
 
 @dataclass(frozen=True)
 class Tokens:
     """Tokens of a batch of dialogues, dictionary-encoded: flat ids in dialogue order, with per-dialogue offsets."""
 
-    vocabulary: pa.Array  # string: distinct tokens of the batch (may hold one no token uses: the empty string)
+    vocabulary: pa.Array  # string: the batch's tokens, each at least once (some twice; "" maybe, which no token uses)
     ids: np.ndarray  # int32 per token, all dialogues concatenated: index into `vocabulary`
     offsets: np.ndarray  # int64, len = dialogues + 1
     cjk: np.ndarray  # int64 per dialogue: how many of its tokens are CJK characters
