@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -9,6 +11,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from operators.dedup.shingles import (
+    CJK_CHARS,
+    _cjk_table,
     _fold_ascii,
     _fold_unicode,
     ngram_sizes,
@@ -113,7 +117,7 @@ def test_ascii_fast_path_folds_every_ascii_character_as_the_unicode_path() -> No
     # Equal up to the length of space runs (the Unicode path turns a run of noise into one space; tokens
     # split on spaces and drop empty ones, normalize() collapses runs).
     characters = pa.array([chr(c) for c in range(128)] + ["".join(chr(c) for c in range(128)), "Hello, World!! 42\x00"])
-    fast, general = (pc.replace_substring_regex(folded, " +", " ") for folded in (_fold_ascii(characters), _fold_unicode(characters)[0]))
+    fast, general = (pc.replace_substring_regex(folded, " +", " ") for folded in (_fold_ascii(characters), _fold_unicode(characters, set_apart=True)))
     assert fast.equals(general)
 
 
@@ -170,3 +174,39 @@ def test_token_hash_is_order_sensitive_and_spreads() -> None:
     swapped = {b" ".join(reversed(s.split(b" "))) for s in trigrams}
     hashes = {token_shingle_hash32(s) for s in trigrams | swapped}
     assert len(hashes) == len(trigrams | swapped)
+
+
+CJK_MIX = st.text(
+    st.one_of(
+        st.characters(codec="utf-8"),
+        st.sampled_from("你好世界ひらがなカタカナｶﾀｶﾅ〇々〆㐀\U00020000\U0002a6d6\U00030000 ，。、「」"),
+        st.sampled_from(["a", "Z", "1", " ", "\n", "-"]),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(CJK_MIX, min_size=1, max_size=4))
+def test_tokens_are_the_normalised_text_split_on_spaces(texts: list[str]) -> None:
+    # Tokens split CJK characters off in numpy; normalize() sets them apart with the regex: the same tokens,
+    # and the CJK count is the number of characters the regex class matches.
+    tokens = text_tokens(pa.array(texts))
+    strings = tokens.tokens.to_pylist()
+    for d, text in enumerate(texts):
+        expected = [t for t in norm(text).split(" ") if t]
+        assert strings[tokens.offsets[d] : tokens.offsets[d + 1]] == expected
+        assert tokens.cjk[d] == sum(1 for t in expected if len(t) == 1 and regex_is_cjk(t))
+
+
+def regex_is_cjk(character: str) -> bool:
+    return bool(pc.match_substring_regex(pa.array([character]), f"^[{CJK_CHARS}]$")[0].as_py())
+
+
+def test_cjk_table_marks_han_kana_and_extension_planes() -> None:
+    # The table is built from the regex class; spot-check it against Unicode's own names.
+    table = _cjk_table()
+    for character in "你〇々ひカㇰ㐀\U00020000\U0002ebe0\U00031350":
+        assert table[ord(character)], (character, unicodedata.name(character, "?"))
+    for character in "aé한ㄱ，。ー\u3000\U0001f600":  # Hangul, punctuation, the prolonged sound mark (Common), an emoji
+        assert not table[ord(character)] and not regex_is_cjk(character), character

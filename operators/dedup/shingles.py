@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Literal
 
 import numpy as np
@@ -55,14 +55,13 @@ _NOISE = r"[\p{P}\p{S}\p{Cc}\p{Cf}\p{Zl}\p{Zp}\x{00A0}\x{1680}\x{2000}-\x{200A}\
 _MIX = np.uint32(0x9E3779B1)  # the "token" shingle hash's multiplier (odd: multiplying by it is a bijection)
 
 
-def _fold_unicode(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """The general fold: NFKC, lower case, noise to spaces, CJK characters set apart; per text its CJK characters."""
-    texts = pc.utf8_lower(pc.utf8_normalize(texts, "NFKC"))
-    texts = pc.replace_substring_regex(texts, _NOISE, " ")
-    before = pc.fill_null(pc.utf8_length(texts), 0).to_numpy(zero_copy_only=False)
-    texts = pc.replace_substring_regex(texts, f"([{CJK_CHARS}])", r" \1 ")
-    # Each CJK character gained two spaces, so the length difference counts them without another regex pass.
-    return texts, (pc.fill_null(pc.utf8_length(texts), 0).to_numpy(zero_copy_only=False) - before) // 2
+_CJK_PLANES = 0x40000  # Han, Hiragana and Katakana code points all lie below: BMP and planes 1-3
+
+
+def _fold_unicode(texts: pa.Array, set_apart: bool) -> pa.Array:
+    """The general fold: NFKC, lower case, noise to spaces, and (if `set_apart`) CJK characters set apart by spaces."""
+    texts = pc.replace_substring_regex(pc.utf8_lower(pc.utf8_normalize(texts, "NFKC")), _NOISE, " ")
+    return pc.replace_substring_regex(texts, f"([{CJK_CHARS}])", r" \1 ") if set_apart else texts
 
 
 def _fold_ascii(texts: pa.Array) -> pa.Array:
@@ -91,41 +90,34 @@ def _fold_ascii(texts: pa.Array) -> pa.Array:
     return pa.Array.from_buffers(texts.type, len(texts), [validity, offsets, pa.py_buffer(lowered)], texts.null_count, texts.offset)
 
 
-def _fold_counting(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Case, width and punctuation folded text, CJK characters set apart (white-space runs left as they
-    are), and per text its number of CJK characters. Pure-ASCII texts take the byte-level fast path; the
-    others the Unicode path, and a mixed batch is put back together in order."""
+def _fold(texts: pa.Array, set_apart: bool = True) -> tuple[pa.Array, bool]:
+    """Case, width and punctuation folded text (white-space runs left as they are), CJK characters set
+    apart if `set_apart`; and whether any text was not pure ASCII. Pure-ASCII texts take the byte-level
+    fast path, the others the Unicode path, and a mixed batch is put back together in order."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
-        return _fold_unicode(texts)
+        return _fold_unicode(texts, set_apart), True
     is_ascii = pc.fill_null(pc.string_is_ascii(texts), True)
     if pc.all(is_ascii).as_py() in (True, None):  # None: no texts
-        return _fold_ascii(texts), np.zeros(len(texts), np.int64)
+        return _fold_ascii(texts), False
     if not pc.any(is_ascii).as_py():
-        return _fold_unicode(texts)
-    other = ~is_ascii.to_numpy(zero_copy_only=False)
-    folded, other_cjk = _fold_unicode(texts.filter(pa.array(other)))
-    cjk = np.zeros(len(texts), np.int64)
-    cjk[other] = other_cjk
+        return _fold_unicode(texts, set_apart), True
+    other = pc.invert(is_ascii)
     # The ASCII fold of the whole buffer costs a few ms; the non-ASCII rows' garbage is replaced here.
-    return pc.replace_with_mask(_fold_ascii(texts), pa.array(other), folded), cjk
-
-
-def _fold(texts: pa.Array) -> pa.Array:
-    return _fold_counting(texts)[0]
+    return pc.replace_with_mask(_fold_ascii(texts), other, _fold_unicode(texts.filter(other), set_apart)), True
 
 
 def normalize(texts: pa.Array) -> pa.Array:
     """Case, width, punctuation and white-space folded text, with CJK characters set apart by single spaces."""
-    return pc.utf8_trim(pc.replace_substring_regex(_fold(texts), " {2,}", " "), " ")
+    return pc.utf8_trim(pc.replace_substring_regex(_fold(texts)[0], " {2,}", " "), " ")
 
 
 def tokenize(texts: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
     """Tokens of every text, dictionary-encoded: a vocabulary of token strings, each token's index into it
     (flattened over the texts, in order), per text its number of tokens and its number of CJK tokens."""
-    folded, cjk = _fold_counting(texts)
-    spans, per_text = _spans(pc.fill_null(folded, "") if folded.null_count else folded)
+    folded, unicode = _fold(texts, set_apart=False)  # CJK characters are split off in numpy instead (`_spans`)
+    spans, per_text, cjk = _spans(pc.fill_null(folded, "") if folded.null_count else folded, unicode)
     encoded = pc.dictionary_encode(spans)
     # A span is a token and the spaces after it: trimmed, "w " and "w" (a text's last token) are both "w",
     # and a text's leading spaces are "", which is no token.
@@ -141,10 +133,14 @@ def tokenize(texts: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndar
     return vocabulary, ids, per_text, cjk
 
 
-def _spans(folded: pa.Array) -> tuple[pa.Array, np.ndarray]:
+def _spans(folded: pa.Array, unicode: bool) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """Each token of folded text with the spaces after it, as a string array over the text's own bytes (no
-    copy: the split is found in numpy), and per text its number of spans. A span starts at every non-space
-    byte after a space and at every text's first byte (leading spaces are a span of their own)."""
+    copy: the split is found in numpy); per text its number of spans and of CJK characters.
+
+    A span starts at every text's first byte (leading spaces are a span of their own), at every non-space
+    byte after a space, and (if `unicode`) at every CJK character and at the non-space byte after one.
+    That is what splitting `normalize`'s output on spaces gives, without the regex that sets CJK apart
+    (per match, it was most of the time on Chinese text); tested against it."""
     _, offsets, data = folded.buffers()
     width = np.int64 if pa.types.is_large_string(folded.type) else np.int32
     bounds = np.frombuffer(offsets, width)[folded.offset : folded.offset + len(folded) + 1]
@@ -157,13 +153,46 @@ def _spans(folded: pa.Array) -> tuple[pa.Array, np.ndarray]:
         np.greater(space[:-1], space[1:], out=start[1:])  # a space, then not a space
     text_starts = bounds[:-1] - low
     start[text_starts[text_starts < len(raw)]] = True
+    cjk = np.zeros(len(folded), np.int64)
+    if unicode:
+        characters, lengths = _cjk_characters(raw)
+        start[characters] = True
+        after = characters + lengths
+        after = after[after < len(raw)]
+        start[after[~space[after]]] = True
+        cjk = np.diff(np.searchsorted(characters, bounds - low))
     positions = np.flatnonzero(start)
     per_text = np.diff(np.searchsorted(positions, bounds - low))
     ends = np.empty(len(positions) + 1, width)
     np.add(positions, low, out=ends[:-1], casting="unsafe")  # fits: positions < high, which is of this width
     ends[-1] = high
     buffer = data if data is not None else pa.py_buffer(b"")
-    return pa.Array.from_buffers(folded.type, len(positions), [None, pa.py_buffer(ends), buffer]), per_text.astype(np.int64)
+    spans = pa.Array.from_buffers(folded.type, len(positions), [None, pa.py_buffer(ends), buffer])
+    return spans, per_text.astype(np.int64), cjk.astype(np.int64)
+
+
+def _cjk_characters(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Byte position and UTF-8 length of every CJK character in valid UTF-8 bytes (all are 3 or 4 bytes long)."""
+    leads = np.flatnonzero(raw >= 0xE0)  # lead bytes of 3- and 4-byte sequences
+    if len(leads) == 0:
+        return leads, leads
+    first = raw[leads].astype(np.int32)
+    four = first >= 0xF0
+    # Valid UTF-8 has a lead's continuation bytes; only a 3-byte character's missing 4th may lie past the end.
+    b1, b2, b3 = ((raw.take(leads + k, mode="clip") & 0x3F).astype(np.int32) for k in (1, 2, 3))
+    point = np.where(four, (first & 0x07) << 18 | b1 << 12 | b2 << 6 | b3, (first & 0x0F) << 12 | b1 << 6 | b2)
+    chosen = _cjk_table()[np.minimum(point, _CJK_PLANES - 1)] & (point < _CJK_PLANES)
+    return leads[chosen], np.where(four[chosen], 4, 3)
+
+
+@cache
+def _cjk_table() -> np.ndarray:
+    """Per code point below `_CJK_PLANES`: whether the CJK class matches it, asked of the regex engine itself."""
+    points = np.array([c for c in range(_CJK_PLANES) if not 0xD800 <= c < 0xE000])
+    matches = pc.match_substring_regex(pa.array([chr(c) for c in points.tolist()]), f"^[{CJK_CHARS}]$")
+    table = np.zeros(_CJK_PLANES, bool)
+    table[points] = matches.to_numpy(zero_copy_only=False)
+    return table
 
 
 @dataclass(frozen=True)
