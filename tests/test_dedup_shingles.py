@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 import pyarrow as pa
-from hypothesis import given, settings
+import pyarrow.compute as pc
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from operators.dedup.shingles import (
+    CJK_CHARS,
+    _cjk_table,
+    _fold_ascii,
+    _fold_unicode,
     ngram_sizes,
     normalize,
     sha1_hash32,
@@ -104,3 +111,102 @@ def test_every_code_point_normalises_idempotently() -> None:
     points = pa.array([chr(c) for c in range(0x20, 0x30000) if not 0xD800 <= c < 0xE000])
     once = normalize(points)
     assert normalize(once).equals(once)
+
+
+def test_ascii_fast_path_folds_every_ascii_character_as_the_unicode_path() -> None:
+    # Equal up to the length of space runs (the Unicode path turns a run of noise into one space; tokens
+    # split on spaces and drop empty ones, normalize() collapses runs).
+    characters = pa.array([chr(c) for c in range(128)] + ["".join(chr(c) for c in range(128)), "Hello, World!! 42\x00"])
+    fast, general = (pc.replace_substring_regex(folded, " +", " ") for folded in (_fold_ascii(characters), _fold_unicode(characters, set_apart=True)))
+    assert fast.equals(general)
+
+
+MIXED = st.lists(
+    st.one_of(
+        ASCII,
+        st.text(max_size=40),
+        st.lists(st.sampled_from(["你", "好", "世界", "hello", "Ｗorld", "\x00", "。", " ", "ß", "İ"]), max_size=12).map("".join),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(MIXED)
+@example([":", "::", "  a  b ", "", "a", "你好 a"])  # leading blanks of different lengths, a last token without a space after it
+def test_a_mixed_batch_tokenises_each_text_as_alone(texts: list[str]) -> None:
+    # ASCII rows take the byte-level path, the others the Unicode path; the batch puts them back in order.
+    together = text_tokens(pa.array(texts))
+    strings = together.tokens.to_pylist()
+    for d, text in enumerate(texts):
+        alone = text_tokens(pa.array([text]))
+        assert strings[together.offsets[d] : together.offsets[d + 1]] == alone.tokens.to_pylist()
+        assert together.slice(int(together.offsets[d]), int(together.counts[d])).to_pylist() == alone.tokens.to_pylist()
+        assert together.cjk[d] == alone.cjk[0]
+    assert normalize(pa.array(texts)).to_pylist() == [norm(t) for t in texts]
+
+
+def test_null_and_sliced_texts_fold_like_their_values() -> None:
+    texts = pa.array(["X, Y!", None, "Ünïcode 你好", "A\tB"])
+    assert normalize(texts).to_pylist() == ["x y", None, "ünïcode 你 好", "a b"]
+    assert normalize(texts.slice(2)).to_pylist() == ["ünïcode 你 好", "a b"]
+    assert normalize(pa.array(["Plain ASCII, only.", None]).slice(0)).to_pylist() == ["plain ascii only", None]
+    assert text_tokens(pa.array(["A b", None, "c"], pa.large_string())).tokens.to_pylist() == ["a", "b", "c"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(WORDS, st.integers(1, 5)), min_size=1, max_size=5), st.integers(1, 40))
+def test_mixed_shingle_sizes_and_caps_match_the_references(documents: list[tuple[list[str], int]], cap: int) -> None:
+    tokens = text_tokens(pa.array([" ".join(words) for words, _ in documents]))
+    shingles = windows(tokens, np.array([n for _, n in documents]), cap)
+    strings = shingle_strings(tokens, shingles).to_pylist()
+    for d, (words, n) in enumerate(documents):
+        expected = [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+        assert strings[shingles.offsets[d] : shingles.offsets[d + 1]] == expected[:cap]
+        assert shingles.capped[d] == (len(expected) > cap)
+    assert list(shingle_hashes(tokens, shingles, "token")) == [token_shingle_hash32(s.encode("utf-8")) for s in strings]
+
+
+def test_token_hash_is_order_sensitive_and_spreads() -> None:
+    words = [f"w{i}" for i in range(300)]
+    trigrams = {" ".join(words[i : i + 3]).encode() for i in range(298)}
+    swapped = {b" ".join(reversed(s.split(b" "))) for s in trigrams}
+    hashes = {token_shingle_hash32(s) for s in trigrams | swapped}
+    assert len(hashes) == len(trigrams | swapped)
+
+
+CJK_MIX = st.text(
+    st.one_of(
+        st.characters(codec="utf-8"),
+        st.sampled_from("你好世界ひらがなカタカナｶﾀｶﾅ〇々〆㐀\U00020000\U0002a6d6\U00030000 ，。、「」"),
+        st.sampled_from(["a", "Z", "1", " ", "\n", "-"]),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(CJK_MIX, min_size=1, max_size=4))
+def test_tokens_are_the_normalised_text_split_on_spaces(texts: list[str]) -> None:
+    # Tokens split CJK characters off in numpy; normalize() sets them apart with the regex: the same tokens,
+    # and the CJK count is the number of characters the regex class matches.
+    tokens = text_tokens(pa.array(texts))
+    strings = tokens.tokens.to_pylist()
+    for d, text in enumerate(texts):
+        expected = [t for t in norm(text).split(" ") if t]
+        assert strings[tokens.offsets[d] : tokens.offsets[d + 1]] == expected
+        assert tokens.cjk[d] == sum(1 for t in expected if len(t) == 1 and regex_is_cjk(t))
+
+
+def regex_is_cjk(character: str) -> bool:
+    return bool(pc.match_substring_regex(pa.array([character]), f"^[{CJK_CHARS}]$")[0].as_py())
+
+
+def test_cjk_table_marks_han_kana_and_extension_planes() -> None:
+    # The table is built from the regex class; spot-check it against Unicode's own names.
+    table = _cjk_table()
+    for character in "你〇々ひカㇰ㐀\U00020000\U0002ebe0\U00031350":
+        assert table[ord(character)], (character, unicodedata.name(character, "?"))
+    for character in "aé한ㄱ，。ー\u3000\U0001f600":  # Hangul, punctuation, the prolonged sound mark (Common), an emoji
+        assert not table[ord(character)] and not regex_is_cjk(character), character

@@ -32,7 +32,7 @@ from operators.base import Blocks, GlobalOperator, OperatorConfig, Resources, Sp
 from operators.columns import DUPLICATE_OF, REJECT_DETAIL, REJECT_REASON
 from operators.dedup.clusters import PAIR_SCHEMA, Decision, Member, bucket_pairs, bucket_pairs_table, cluster, unique_pairs
 from operators.dedup.exact import DEFAULT_PRIORITY
-from operators.dedup.shingles import ShingleHash, dialogue_tokens, ngram_sizes, shingle_hashes, windows
+from operators.dedup.shingles import ShingleHash, Tokens, dialogue_tokens, ngram_sizes, shingle_hashes, windows
 from operators.dedup.signatures import band_keys, optimal_bands, signatures
 from operators.registry import register
 from schemas import SOURCES
@@ -169,7 +169,7 @@ def _uids(batch: pa.Table) -> pa.Array:
     return uids
 
 
-def _exact_keys(tokens: pa.Array, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def _exact_keys(tokens: Tokens, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """A 64-bit hash of each document's normalised token sequence."""
     keys = np.empty(len(starts), np.uint64)
     for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
@@ -188,7 +188,7 @@ def fingerprint(batch: pa.Table, params: Params) -> pa.Table:
     counts = tokens.counts
     per_doc = np.diff(shingles.offsets)
     short = np.flatnonzero((counts > 0) & (per_doc == 0))
-    exact = _exact_keys(tokens.tokens, tokens.offsets[short], tokens.offsets[short + 1]) ^ _SHORT_MARK
+    exact = _exact_keys(tokens, tokens.offsets[short], tokens.offsets[short + 1]) ^ _SHORT_MARK
     has_keys = per_doc > 0
     lengths = np.where(has_keys, params.bands, 0)
     lengths[short] = 1
@@ -229,7 +229,7 @@ def profile(batch: pa.Table, params: Params, wanted: pa.Array) -> pa.Table:
     per_doc = np.diff(shingles.offsets)
     sets = [np.unique(hashes[shingles.offsets[i] : shingles.offsets[i + 1]]) for i in range(batch.num_rows)]
     short = (tokens.counts > 0) & (per_doc == 0)
-    exact = _exact_keys(tokens.tokens, tokens.offsets[:-1][short], tokens.offsets[1:][short])
+    exact = _exact_keys(tokens, tokens.offsets[:-1][short], tokens.offsets[1:][short])
     exact_column = np.zeros(batch.num_rows, np.uint64)
     exact_column[short] = exact
     set_offsets = np.zeros(batch.num_rows + 1, np.int64)

@@ -143,7 +143,7 @@ class RepetitionFilter(Filter):
         c: RepetitionConfig = self.config  # type: ignore[assignment]
         dup_lines, dup_line_chars, repeated_frac, repeated = self._lines_and_replies(batch)
         tokens = dialogue_tokens(batch)
-        chars = pc.utf8_length(tokens.tokens).to_numpy(zero_copy_only=False).astype(np.int64)
+        chars = pc.utf8_length(tokens.vocabulary).to_numpy(zero_copy_only=False).astype(np.int64)[tokens.ids]
         eligible = tokens.counts >= c.min_tokens
         top = {n: _top_ngram_frac(tokens, chars, n, eligible) for n in sorted(c.top_ngram_max)}
         dup = {n: _dup_ngram_frac(tokens, chars, n, eligible) for n in sorted(c.dup_ngram_max)}
