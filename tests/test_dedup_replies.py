@@ -211,11 +211,18 @@ def reference(data: pa.Table, config: ReplyDedupConfig) -> dict[str, tuple]:
     return result
 
 
-@pytest.mark.parametrize("config", [ReplyDedupConfig(), ReplyDedupConfig(keep_per_reply=2, min_reused=1, min_reused_frac=0.3)])
+@pytest.mark.parametrize(
+    "config",
+    [
+        ReplyDedupConfig(),
+        ReplyDedupConfig(keep_per_reply=2, min_reused=1, min_reused_frac=0.3),
+        ReplyDedupConfig(keep_per_reply=3, min_reused=1, min_reused_frac=0.2, action="flag"),
+    ],
+)
 def test_equals_a_plain_python_reference(config: ReplyDedupConfig) -> None:
     data = reply_reuse_corpus(300, seed=2, stock=30)
     result = outcome(ReplyDedup(config)(data))
-    assert sum(1 for r in result.values() if r[3]) > 20
+    assert sum(1 for r in result.values() if r[3 if config.action == "reject" else 0]) > 20
     assert result == reference(data, config)
 
 

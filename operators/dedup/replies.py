@@ -23,7 +23,6 @@ in-process, so both give the same verdicts):
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal
@@ -194,73 +193,153 @@ def bucketed(rows: pa.Table, partitions: int) -> pa.Table:
     return rows.append_column(BUCKET, pa.array(buckets.astype(np.int64), pa.int64()))
 
 
-def resolve(shared: pa.Table, config: ReplyDedupConfig) -> tuple[pa.Table, Report]:
-    """Per-dialogue verdicts (only dialogues with reused replies) from the rows of shared keys; see the module docstring."""
-    report = Report()
-    if shared.num_rows == 0:
-        return VERDICT_SCHEMA.empty_table(), report
+def _policy_order(shared: pa.Table, config: ReplyDedupConfig) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """(the distinct dialogues' ids in policy order, each row's dialogue as its rank, per ranked dialogue its
+    character turns): source priority, then higher quality (missing or NaN last), then the smaller id."""
     encoded = pc.dictionary_encode(combined(shared.column("uid")))
     uids, codes = encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
     _, first = np.unique(codes, return_index=True)  # one row per dialogue, in dictionary order
     first = pa.array(first, pa.int64())
     overall = combined(shared.column("overall")).take(first)
-    priority = pc.fill_null(
-        pc.index_in(combined(shared.column("source")).take(first), value_set=pa.array(config.source_priority)), len(config.source_priority)
-    )
-    worse = pc.negate(pc.if_else(pc.is_nan(overall), None, overall))  # missing (or NaN) quality ranks last
+    sources = combined(shared.column("source")).take(first)
+    priority = pc.fill_null(pc.index_in(sources, value_set=pa.array(config.source_priority, pa.string())), len(config.source_priority))
+    worse = pc.negate(pc.if_else(pc.is_nan(overall), None, overall))
     policy = pa.table({"priority": priority, "worse": worse, "uid": uids})
     order = pc.sort_indices(policy, sort_keys=[("priority", "ascending"), ("worse", "ascending"), ("uid", "ascending")])  # nulls last
     order = order.to_numpy(zero_copy_only=False)
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order))
-    ranked_uids = uids.take(pa.array(order, pa.int64())).to_pylist()
-    character_turns = combined(shared.column("character_turns")).take(first).to_numpy(zero_copy_only=False)[order].tolist()
+    character_turns = combined(shared.column("character_turns")).take(first).to_numpy(zero_copy_only=False)[order]
+    return uids.take(pa.array(order, pa.int64())), rank[codes], character_turns.astype(np.int64)
 
-    keys, key_index = np.unique(combined(shared.column("reply_key")).to_numpy(zero_copy_only=False), return_inverse=True)
-    dialogue = rank[codes]
-    pairs = np.lexsort((key_index, dialogue))
-    dialogue, key_index = dialogue[pairs], key_index[pairs]
-    turns = combined(shared.column("turns")).to_numpy(zero_copy_only=False)[pairs]
-    bounds = np.flatnonzero(np.diff(dialogue)) + 1
-    starts, ends = np.concatenate([[0], bounds]).tolist(), np.concatenate([bounds, [len(dialogue)]]).tolist()
-    report.shared_replies, report.dialogues_sharing = len(keys), len(starts)
 
-    # Greedy in policy order: a dialogue is judged against the kept dialogues better than it, so a
-    # reply whose best user is rejected belongs to the next user that is kept. Sequential by nature;
-    # the loop runs over shared (dialogue, reply) pairs only.
-    owners: list[list[int]] = [[] for _ in range(len(keys))]
-    key_list, turn_list, dialogue_list = key_index.tolist(), turns.tolist(), dialogue.tolist()
-    found: list[tuple[str, int, float, str, str | None, str | None]] = []
-    for start, end in zip(starts, ends, strict=True):
-        reused = 0
-        shared_with: Counter[int] = Counter()
-        for j in range(start, end):
-            kept = owners[key_list[j]]
-            if len(kept) >= config.keep_per_reply:
-                reused += turn_list[j]
-                shared_with.update(kept)
-        me = dialogue_list[start]
-        frac = reused / character_turns[me]
-        rejected = config.action == "reject" and reused >= config.min_reused and frac >= config.min_reused_frac
-        if not rejected:
+def _before_in_group(flags: np.ndarray, group_start: np.ndarray) -> np.ndarray:
+    """For rows sorted by group: how many earlier rows of the same group have the flag set."""
+    flags = flags.astype(np.int64)
+    running = np.cumsum(flags) - flags
+    return running - running[group_start]
+
+
+def _reused_turns(kept_before: np.ndarray, dialogue: np.ndarray, turns: np.ndarray, dialogues: int, keep: int) -> np.ndarray:
+    return np.bincount(dialogue, weights=np.where(kept_before >= keep, turns, 0), minlength=dialogues).astype(np.int64)
+
+
+def _rejects(reused: np.ndarray, character_turns: np.ndarray, config: ReplyDedupConfig) -> np.ndarray:
+    return (reused >= config.min_reused) & (reused / np.maximum(character_turns, 1) >= config.min_reused_frac)
+
+
+def _greedy_kept(
+    dialogue: np.ndarray, key: np.ndarray, turns: np.ndarray, group_start: np.ndarray, character_turns: np.ndarray, config: ReplyDedupConfig
+) -> np.ndarray:
+    """Which dialogues are kept when each is judged, in policy order, against the kept dialogues better than it.
+
+    Judged against *all* better dialogues (vectorised) a dialogue has at least as many reused replies as
+    against the kept ones only, so every dialogue that passes that test is kept; only the others, the
+    candidates, need the sequential pass, and their kept better users are the non-candidates (counted
+    vectorised) plus the candidates already kept."""
+    dialogues = len(character_turns)
+    candidate = _rejects(
+        _reused_turns(_before_in_group(np.ones(len(dialogue), bool), group_start), dialogue, turns, dialogues, config.keep_per_reply),
+        character_turns,
+        config,
+    )
+    kept = ~candidate
+    if not candidate.any():
+        return kept
+    base = _before_in_group(kept[dialogue], group_start)  # kept-for-sure users of the reply ranked better
+    rows = np.flatnonzero(candidate[dialogue])
+    rows = rows[np.lexsort((key[rows], dialogue[rows]))]  # candidates' rows, in policy order
+    keep, min_reused, min_frac = config.keep_per_reply, config.min_reused, config.min_reused_frac
+    kept_candidates = np.zeros(int(key.max()) + 1, np.int64).tolist()
+    row_dialogue, row_key, row_turns, row_base = dialogue[rows].tolist(), key[rows].tolist(), turns[rows].tolist(), base[rows].tolist()
+    turns_of = character_turns.tolist()
+    start = 0
+    while start < len(rows):  # one dialogue's rows at a time
+        me, end, reused = row_dialogue[start], start, 0
+        while end < len(rows) and row_dialogue[end] == me:
+            if row_base[end] + kept_candidates[row_key[end]] >= keep:
+                reused += row_turns[end]
+            end += 1
+        if not (reused >= min_reused and reused / turns_of[me] >= min_frac):
+            kept[me] = True
             for j in range(start, end):
-                if len(owners[key_list[j]]) < config.keep_per_reply:
-                    owners[key_list[j]].append(me)
-        if not reused:
-            continue
-        main, together = min(shared_with.items(), key=lambda item: (-item[1], item[0]))  # most shared, then best ranked
-        of = ranked_uids[main]
-        detail = (
-            f"{reused} of {character_turns[me]} character replies ({frac:.0%}) reused from better-ranked kept dialogues "
-            f"(rejected at >= {config.min_reused} and >= {config.min_reused_frac:.0%}); {together} shared with {of}"
-        )
-        found.append((ranked_uids[me], reused, frac, of, REASON if rejected else None, detail if rejected else None))
-        report.dialogues_reusing += 1
-        report.reused_turns += reused
-        report.rejected += int(rejected)
-    columns = list(zip(*found, strict=True)) if found else [[]] * len(VERDICT_SCHEMA)
+                kept_candidates[row_key[j]] += 1
+        start = end
+    return kept
+
+
+def _main_owner(
+    reused_rows: np.ndarray, group: np.ndarray, dialogue: np.ndarray, kept_before: np.ndarray, kept_row: np.ndarray, groups: int, keep: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dialogue, the kept dialogue it shares most reused replies with, how many) for every dialogue with a
+    reused reply; a reused reply's owners are the first `keep` kept dialogues saying it; ties go to the better-ranked."""
+    owners = np.full((groups, keep), -1, np.int64)
+    first = np.flatnonzero(kept_row & (kept_before < keep))
+    owners[group[first], kept_before[first]] = dialogue[first]
+    me = np.repeat(dialogue[reused_rows], keep)
+    owner = owners[group[reused_rows]].ravel()
+    code = me * (int(dialogue.max()) + 1) + owner
+    values, counts = np.unique(code, return_counts=True)
+    if len(values) == 0:
+        return values, values, counts
+    me, owner = np.divmod(values, int(dialogue.max()) + 1)
+    best = np.lexsort((owner, -counts, me))
+    me, owner, counts = me[best], owner[best], counts[best]
+    head = np.concatenate([[True], me[1:] != me[:-1]])
+    return me[head], owner[head], counts[head]
+
+
+def resolve(shared: pa.Table, config: ReplyDedupConfig) -> tuple[pa.Table, Report]:
+    """Per-dialogue verdicts (only dialogues with reused replies) from the rows of shared keys; see the module docstring."""
+    report = Report()
+    if shared.num_rows == 0:
+        return VERDICT_SCHEMA.empty_table(), report
+    ranked_uids, dialogue, character_turns = _policy_order(shared, config)
+    keys, key = np.unique(combined(shared.column("reply_key")).to_numpy(zero_copy_only=False), return_inverse=True)
+    rows = np.lexsort((dialogue, key))  # by reply, then policy order
+    dialogue, key = dialogue[rows], key[rows]
+    turns = combined(shared.column("turns")).to_numpy(zero_copy_only=False)[rows].astype(np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+    group_start = np.repeat(starts, np.diff(np.append(starts, len(key))))
+    dialogues = len(character_turns)
+    if config.action == "reject":
+        kept = _greedy_kept(dialogue, key, turns, group_start, character_turns, config)
+    else:
+        kept = np.ones(dialogues, bool)
+    kept_row = kept[dialogue]
+    kept_before = _before_in_group(kept_row, group_start)
+    reused = _reused_turns(kept_before, dialogue, turns, dialogues, config.keep_per_reply)
+    me, owner, together = _main_owner(
+        np.flatnonzero(kept_before >= config.keep_per_reply), key, dialogue, kept_before, kept_row, len(keys), config.keep_per_reply
+    )
+    report.shared_replies, report.dialogues_sharing = len(keys), dialogues
+    report.dialogues_reusing, report.reused_turns, report.rejected = len(me), int(reused.sum()), int((~kept).sum())
+    count = reused[me]
+    frac = count / character_turns[me]
+    of = ranked_uids.take(pa.array(owner, pa.int64()))
+    rejected = pa.array(~kept[me])
+    detail = pc.binary_join_element_wise(
+        pc.cast(pa.array(count), pa.string()),
+        " of ",
+        pc.cast(pa.array(character_turns[me]), pa.string()),
+        " character replies (",
+        pc.cast(pa.array(np.round(frac * 100).astype(np.int64)), pa.string()),
+        f"%) reused from better-ranked kept dialogues (rejected at >= {config.min_reused} and >= {config.min_reused_frac:.0%}); ",
+        pc.cast(pa.array(together), pa.string()),
+        " shared with ",
+        of,
+        "",
+    )
     verdicts = pa.table(
-        [pa.array(values, field.type) for values, field in zip(columns, VERDICT_SCHEMA, strict=True)], schema=VERDICT_SCHEMA
+        [
+            ranked_uids.take(pa.array(me, pa.int64())),
+            pa.array(count, pa.int32()),
+            pa.array(frac, pa.float32()),
+            of,
+            pc.if_else(rejected, pa.scalar(REASON), pa.scalar(None, pa.string())),
+            pc.if_else(rejected, detail, pa.scalar(None, pa.string())),
+        ],
+        schema=VERDICT_SCHEMA,
     )
     return verdicts, report
 
@@ -275,9 +354,10 @@ def mark(batch: pa.Table, verdicts: pa.Table) -> pa.Table:
     batch = with_scores(
         batch,
         {
-            REUSED_COUNT: pc.fill_null(found.column(REUSED_COUNT.name), 0),
-            REUSED_FRAC: pc.fill_null(found.column(REUSED_FRAC.name), 0.0),
-            REUSED_OF: found.column(REUSED_OF.name),
+            # Arrays, not chunked arrays: `pa.array` copies a chunked array value by value in Python.
+            REUSED_COUNT: combined(pc.fill_null(found.column(REUSED_COUNT.name), 0)),
+            REUSED_FRAC: combined(pc.fill_null(found.column(REUSED_FRAC.name), 0.0)),
+            REUSED_OF: combined(found.column(REUSED_OF.name)),
         },
     )
     reason = found.column("reason")
