@@ -14,8 +14,8 @@ in-process, so both give the same verdicts):
 3. `resolve` (driver): dialogues in policy order (source priority, higher `quality.overall`, smaller
    `dialogue_id`). A dialogue's reply is *reused* when `keep_per_reply` better-ranked dialogues that are
    kept already say it; a dialogue is rejected when enough of its character turns are reused. A rejected
-   dialogue owns nothing, so a reply whose best user was rejected goes to the next one: the corpus that
-   comes out holds each reply in at most `keep_per_reply` dialogues, whatever the input order.
+   dialogue owns nothing, so a reply whose best user was rejected goes to the next user that is kept
+   (a reply never leaves the corpus only because every dialogue saying it lost *other* replies).
 4. `mark` (per batch): `reply_reused_count`, `reply_reused_frac` and `reply_reused_of` on every row;
    rejected rows get `_reject_reason='reused_replies'`, a detail and `_duplicate_of`.
 """
