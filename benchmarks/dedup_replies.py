@@ -155,7 +155,8 @@ def main() -> None:
         from benchmarks.corpus import as_corpus, reply_reuse_corpus
 
         size, path = args.corpus_worker
-        pq.write_table(as_corpus(reply_reuse_corpus(int(size), seed=1), "generated"), path)
+        # Row groups of block size: a reader decodes a whole row group, so one big group would set the RSS floor.
+        pq.write_table(as_corpus(reply_reuse_corpus(int(size), seed=1), "generated"), path, row_group_size=args.rows_per_block)
         return
     if args.worker:
         worker(args.worker[0], args.worker[1], args.rows_per_block)
