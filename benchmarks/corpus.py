@@ -161,3 +161,46 @@ def as_corpus(table: pa.Table, run_id: str) -> pa.Table:
     for name, values in replacements.items():
         corpus = corpus.set_column(corpus.schema.get_field_index(name), name, values)
     return corpus.cast(DIALOGUE_SCHEMA)
+
+
+_FULL_WIDTH = str.maketrans({chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)})  # ASCII -> full-width forms
+
+
+def _variant(rng: random.Random, text: str, language: str) -> str:
+    """The same reply as another writer might type it: case, final punctuation, full-width letters (equal once normalised)."""
+    choice = rng.randrange(4)
+    if choice == 1:
+        return text.upper() if language == "en" else text[:-1] + "！！"
+    if choice == 2:
+        return text[:-1] + ("..." if language == "en" else "…")
+    if choice == 3 and language == "en":
+        return text.translate(_FULL_WIDTH)
+    return text
+
+
+def reply_reuse_corpus(
+    dialogues: int,
+    seed: int = 0,
+    templated: float = 0.3,
+    stock: int = 200,
+    reuse: float = 0.6,
+    turns: tuple[int, int] = (4, 10),
+    length: tuple[int, int] = (8, 30),
+) -> pa.Table:
+    """`dialogues` rows, half zh and half en, each new as a whole; in about `templated` of them each character
+    turn is, with probability `reuse`, one of `stock` stock replies of its language, written with varying
+    case, punctuation or width (the planted reused replies)."""
+    rng = random.Random(seed)
+    replies = {language: [dialogue_texts(rng, language, 1, rng.randint(*length))[0] for _ in range(stock)] for language in ("zh", "en")}
+    rows: list[dict[str, Any]] = []
+    for index in range(dialogues):
+        language = "zh" if rng.random() < 0.5 else "en"
+        texts = dialogue_texts(rng, language, rng.randint(*turns), rng.randint(*length))
+        if rng.random() < templated:
+            texts = [
+                _variant(rng, rng.choice(replies[language]), language) if i % 2 == 1 and rng.random() < reuse else text
+                for i, text in enumerate(texts)
+            ]
+        overall = round(rng.random(), 3) if rng.random() < 0.7 else None
+        rows.append(row(index, texts, language, rng.choice(_SOURCES), overall, name=f"C{rng.randint(0, 50)}"))
+    return pa.Table.from_pylist(rows, schema=WORKING_SCHEMA)
