@@ -120,6 +120,18 @@ class Blocks(Protocol):
     def read_all(self) -> pa.Table: ...
 
 
+class InMemoryBlocks(list):  # type: ignore[type-arg]
+    """`Blocks` over tables already in memory: what `__call__` of a streaming operator hands to its own
+    `stream` (tests, notebooks, small inputs)."""
+
+    @property
+    def num_rows(self) -> int:
+        return sum(block.num_rows for block in self)
+
+    def read_all(self) -> pa.Table:
+        return pa.concat_tables(self)
+
+
 # spill(name, tables) -> Blocks: writes the tables to a spill file of the step's own and returns them
 # re-iterable; what a streaming global step uses for intermediate results too big to hold.
 Spill = Callable[[str, Iterable[pa.Table]], Blocks]

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from pydantic import Field, field_validator, model_validator
 
 from operators.arrow_lists import combined
-from operators.base import Blocks, GlobalOperator, OperatorConfig, Resources, Spill
+from operators.base import Blocks, GlobalOperator, InMemoryBlocks, OperatorConfig, Resources, Spill
 from operators.columns import DUPLICATE_OF, REJECT_DETAIL, REJECT_REASON
 from operators.dedup.clusters import PAIR_SCHEMA, Decision, Member, bucket_pairs, bucket_pairs_table, cluster, unique_pairs
 from operators.dedup.exact import DEFAULT_PRIORITY
@@ -254,17 +254,6 @@ def wanted_ids(first: list[str], second: list[str]) -> pa.Array:
     return pa.array(sorted(set(first) | set(second)), pa.string())
 
 
-class _InMemory(list):  # type: ignore[type-arg]
-    """Blocks already in memory, for `__call__` (the `Blocks` protocol over a list)."""
-
-    @property
-    def num_rows(self) -> int:
-        return sum(block.num_rows for block in self)
-
-    def read_all(self) -> pa.Table:
-        return pa.concat_tables(self)
-
-
 def members_of(profiles: list[pa.Table]) -> dict[str, Member]:
     """Profile tables as `Member`s by id."""
     members: dict[str, Member] = {}
@@ -368,7 +357,7 @@ class MinHashDedup(GlobalOperator):
         """The whole table at once (tests, small inputs): `stream` over slices of it, held in memory."""
         c: MinHashDedupConfig = self.config  # type: ignore[assignment]
         slices = [batch.slice(start, c.rows_per_slice) for start in range(0, batch.num_rows, c.rows_per_slice)]
-        out = list(self.stream(_InMemory(slices), lambda name, tables: _InMemory(list(tables))))
+        out = list(self.stream(InMemoryBlocks(slices), lambda name, tables: InMemoryBlocks(list(tables))))
         return pa.concat_tables(out) if out else batch
 
     def stream(self, blocks: Blocks, spill: Spill) -> Iterator[pa.Table]:

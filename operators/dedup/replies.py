@@ -34,10 +34,9 @@ import pyarrow.compute as pc
 from pydantic import Field, field_validator
 
 from operators.arrow_lists import combined, parents, turn_field
-from operators.base import Blocks, GlobalOperator, OperatorConfig, Resources, Spill
+from operators.base import Blocks, GlobalOperator, InMemoryBlocks, OperatorConfig, Resources, Spill
 from operators.columns import DUPLICATE_OF, REJECT_DETAIL, REJECT_REASON
 from operators.dedup.exact import DEFAULT_PRIORITY
-from operators.dedup.minhash import _InMemory
 from operators.dedup.shingles import normalize
 from operators.filters.scores import with_scores
 from operators.registry import register
@@ -390,7 +389,7 @@ class ReplyDedup(GlobalOperator):
         """The whole table at once (tests, small inputs): `stream` over slices of it, held in memory."""
         c: ReplyDedupConfig = self.config  # type: ignore[assignment]
         slices = [batch.slice(start, c.rows_per_slice) for start in range(0, batch.num_rows, c.rows_per_slice)]
-        out = list(self.stream(_InMemory(slices), lambda name, tables: _InMemory(list(tables))))
+        out = list(self.stream(InMemoryBlocks(slices), lambda name, tables: InMemoryBlocks(list(tables))))
         return pa.concat_tables(out) if out else batch
 
     def stream(self, blocks: Blocks, spill: Spill) -> Iterator[pa.Table]:
