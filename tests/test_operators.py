@@ -214,3 +214,11 @@ def test_run_step_only_filter_leaves_other_rows_untouched(tmp_path):
     out = run_step(cls(cls.Config(min_turns=3)), conform(table, schema), schema, only={"source": ["import"]})
     got = {r["source"]: r[REJECT_REASON] for r in out.to_pylist()}
     assert got == {"synthesis": None, "import": "too_few_turns"}
+
+
+@pytest.mark.parametrize("name", ["dedup.exact", "dedup.minhash", "dedup.replies"])
+def test_dedup_source_priority_names_unknown_sources(name):
+    cls = lookup(name)
+    assert cls.Config().source_priority[0] == "human_roleplay"
+    with pytest.raises(ValueError, match=r"unknown sources \['novel'\]; known: "):
+        cls.Config(source_priority=["synthesis", "novel"])

@@ -11,29 +11,20 @@ from typing import ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from operators.arrow_lists import combined, turn_field
 from operators.base import GlobalOperator, OperatorConfig
 from operators.columns import DUPLICATE_OF, REJECT_DETAIL, REJECT_REASON
+from operators.dedup.policy import DEFAULT_PRIORITY, SourcePriority
 from operators.registry import register
-from schemas import SOURCES
 
-DEFAULT_PRIORITY = ["human_roleplay", "human_prototype", "import", "extraction", "synthesis"]
 # Punctuation, symbols and white space carry no content for duplicate detection.
 _NOISE = r"[\p{P}\p{S}\s]+"
 
 
 class ExactDedupConfig(OperatorConfig):
-    source_priority: list[str] = Field(default_factory=lambda: list(DEFAULT_PRIORITY), description="Survivor preference, best first.")
-
-    @field_validator("source_priority")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        unknown = set(value) - set(SOURCES)
-        if unknown:
-            raise ValueError(f"unknown sources {sorted(unknown)}; known: {list(SOURCES)}")
-        return value
+    source_priority: SourcePriority = Field(default_factory=lambda: list(DEFAULT_PRIORITY), description="Survivor preference, best first.")
 
 
 def normalized_content_hash(batch: pa.Table) -> pa.Array:

@@ -25,17 +25,16 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from operators.arrow_lists import combined
 from operators.base import Blocks, GlobalOperator, InMemoryBlocks, OperatorConfig, Resources, Spill
 from operators.columns import DUPLICATE_OF, REJECT_DETAIL, REJECT_REASON
 from operators.dedup.clusters import PAIR_SCHEMA, Decision, Member, bucket_pairs, bucket_pairs_table, cluster, unique_pairs
-from operators.dedup.exact import DEFAULT_PRIORITY
+from operators.dedup.policy import DEFAULT_PRIORITY, SourcePriority, dialogue_ids
 from operators.dedup.shingles import ShingleHash, Tokens, dialogue_tokens, ngram_sizes, shingle_hashes, windows
 from operators.dedup.signatures import band_keys, optimal_bands, signatures
 from operators.registry import register
-from schemas import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ class MinHashDedupConfig(OperatorConfig):
     bucket_window: int = Field(
         64, ge=1, description="In a bucket of more than window+1 dialogues, pair each with its `window` successors by id only."
     )
-    source_priority: list[str] = Field(default_factory=lambda: list(DEFAULT_PRIORITY), description="Survivor preference, best first.")
+    source_priority: SourcePriority = Field(default_factory=lambda: list(DEFAULT_PRIORITY), description="Survivor preference, best first.")
     shuffle: Literal["sort_shuffle_pull_based", "hash_shuffle", "shuffle_v2", "default"] = Field(
         "sort_shuffle_pull_based",
         description="Ray shuffle for the band-key groupby: the task-based sort shuffle starts no aggregator actors "
@@ -102,14 +101,6 @@ class MinHashDedupConfig(OperatorConfig):
     num_partitions: int = Field(
         4, ge=1, description="Hash partitions of the band-key groupby on Ray (Ray's default of 200 is wrong for small machines)."
     )
-
-    @field_validator("source_priority")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        unknown = set(value) - set(SOURCES)
-        if unknown:
-            raise ValueError(f"unknown sources {sorted(unknown)}; known: {list(SOURCES)}")
-        return value
 
     @model_validator(mode="after")
     def _banding(self) -> MinHashDedupConfig:
@@ -162,11 +153,7 @@ class Report:
 
 
 def _uids(batch: pa.Table) -> pa.Array:
-    uids = combined(batch.column("dialogue_id"))
-    if uids.null_count:
-        row = pc.index(pc.is_null(uids), True).as_py()
-        raise ValueError(f"dedup.minhash: dialogue_id is null in row {row} of a batch; every live dialogue needs its id")
-    return uids
+    return dialogue_ids(batch, "dedup.minhash")
 
 
 def _exact_keys(tokens: Tokens, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

@@ -31,16 +31,15 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from operators.arrow_lists import combined, parents, turn_field
 from operators.base import Blocks, GlobalOperator, InMemoryBlocks, OperatorConfig, Resources, Spill
 from operators.columns import DUPLICATE_OF, REJECT_DETAIL, REJECT_REASON
-from operators.dedup.exact import DEFAULT_PRIORITY
+from operators.dedup.policy import DEFAULT_PRIORITY, SourcePriority, dialogue_ids
 from operators.dedup.shingles import normalize
 from operators.filters.scores import with_scores
 from operators.registry import register
-from schemas import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +85,7 @@ class ReplyDedupConfig(OperatorConfig):
     action: Literal["reject", "flag"] = Field(
         "reject", description="'reject': reject dialogues over both thresholds; 'flag': write the scores only."
     )
-    source_priority: list[str] = Field(default_factory=lambda: list(DEFAULT_PRIORITY), description="Owner preference, best first.")
+    source_priority: SourcePriority = Field(default_factory=lambda: list(DEFAULT_PRIORITY), description="Owner preference, best first.")
     shuffle: Literal["sort_shuffle_pull_based", "hash_shuffle", "shuffle_v2", "default"] = Field(
         "sort_shuffle_pull_based", description="Ray shuffle for the reply-key groupby (see dedup.minhash: no aggregator actors)."
     )
@@ -98,14 +97,6 @@ class ReplyDedupConfig(OperatorConfig):
         ge=1,
         description="`__call__` on one in-memory table: dialogues read at a time (no effect on results; pipelines stream their own blocks).",
     )
-
-    @field_validator("source_priority")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        unknown = set(value) - set(SOURCES)
-        if unknown:
-            raise ValueError(f"unknown sources {sorted(unknown)}; known: {list(SOURCES)}")
-        return value
 
 
 @dataclass
@@ -120,11 +111,7 @@ class Report:
 
 
 def _uids(batch: pa.Table) -> pa.Array:
-    uids = combined(batch.column("dialogue_id"))
-    if uids.null_count:
-        row = pc.index(pc.is_null(uids), True).as_py()
-        raise ValueError(f"dedup.replies: dialogue_id is null in row {row} of a batch; every live dialogue needs its id")
-    return uids
+    return dialogue_ids(batch, "dedup.replies")
 
 
 def reply_keys(texts: pa.Array, min_chars: int) -> tuple[pa.Array, np.ndarray]:
