@@ -152,3 +152,28 @@ def test_inprocess_global_step_that_drops_a_row_is_a_contract_error(tmp_path: Pa
     with pytest.raises(OperatorContractError, match="returned 19 rows for 20"):
         run_pipeline(pipeline_from_dict(spec, "test", tmp_path), tmp_path / "out", executor="inprocess", log=lambda m: None, report=False)
     assert not list(tmp_path.rglob("*.arrow"))
+
+
+def test_dedup_steps_publish_the_same_run_on_ray_and_in_process(ray_cluster, tmp_path: Path) -> None:
+    """exact -> minhash -> replies (rejecting) through both executors: `stream` in-process, `apply` on Ray."""
+    from benchmarks.corpus import reply_reuse_corpus
+
+    data = pa.concat_tables([corpus(150, seed=8, duplicate_rate=0.3), reply_reuse_corpus(150, seed=9, templated=0.5)])
+    source = tmp_path / "in.parquet"
+    write_parquet(source, data)
+    spec = {
+        "name": "dedup",
+        "sources": [{"op": "read.parquet", "paths": [str(source)]}],
+        "operators": [{"op": "dedup.exact"}, {"op": "dedup.minhash"}, {"op": "dedup.replies", "action": "reject"}],
+        "execution": {"rows_per_block": 40},
+    }
+    runs = {}
+    for executor in ("inprocess", "ray"):
+        out = tmp_path / executor
+        manifest = run_pipeline(pipeline_from_dict(spec, "test", tmp_path), out, executor=executor, log=lambda m: None, report=False)
+        kept = pq.read_table(out / "corpus", columns=["dialogue_id", "reply_reused_count", "dup_cluster_id"]).sort_by("dialogue_id")
+        rejects = pq.read_table(out / "rejects", columns=["dialogue_id", "operator", "reason", "duplicate_of"]).sort_by("dialogue_id")
+        runs[executor] = (kept, rejects, {s.operator: s.rejected for s in manifest.ledger.operators})
+    assert runs["ray"][2] == runs["inprocess"][2]
+    assert all(runs["inprocess"][2][op] > 0 for op in ("dedup.minhash", "dedup.replies"))
+    assert runs["ray"][0].equals(runs["inprocess"][0]) and runs["ray"][1].equals(runs["inprocess"][1])
