@@ -52,13 +52,14 @@ def test_detection_is_deterministic_and_per_turn_model_splits_latin_languages() 
     assert per_turn["lang_mixed"] == [True]
 
 
-OTHER_LATIN = {
-    "fr": "Bonjour, comment allez-vous aujourd'hui? Je reviens de la bibliothèque avec trois livres et je suis très content.",
-    "de": "Hallo, wie geht es dir heute? Ich komme gerade aus der Bibliothek und habe drei Bücher mitgebracht, was ich schön finde.",
-    "es": "Hola, ¿cómo estás hoy? Acabo de volver de la biblioteca con tres libros y me alegra mucho verte por aquí.",
-    "nl": "Hallo, hoe is het vandaag met je? Ik kom net terug uit de bibliotheek en ik heb drie boeken meegenomen, is dat niet mooi?",
-    "it": "Ciao, come stai oggi? Sono appena tornato dalla biblioteca con tre libri e sono molto contento di vederti qui.",
-    "pt": "Olá, como você está hoje? Acabei de voltar da biblioteca com três livros e estou muito feliz em te ver aqui.",
+OTHER_LATIN = {  # each with words that are English words too ("was", "an", "is", "on", "to", "i", "for", "he", "my")
+    "fr": "Bonjour, comment allez-vous aujourd'hui? Je reviens de la bibliothèque avec trois livres. On dit que c'est à vous.",
+    "de": "Hallo, wie geht es dir heute? Ich komme aus der Bibliothek, was ich schön finde. Ich will an dich denken, was machst du?",
+    "es": "Hola, ¿cómo estás hoy? Acabo de volver de la biblioteca con tres libros y me alegra mucho verte. He dicho que no.",
+    "nl": "Hallo, hoe is het vandaag met je? Ik kom net terug uit de bibliotheek met drie boeken, is dat niet mooi? Het is al laat.",
+    "it": "Ciao, come stai oggi? Sono appena tornato dalla biblioteca con tre libri e sono contento di vederti. I ragazzi sono a casa.",
+    "da": "Hej, hvordan har du det i dag? Jeg er lige kommet hjem fra biblioteket med tre bøger. Det er for sent at gå til byen.",
+    "pl": "Cześć, jak się masz dzisiaj? Właśnie wróciłem z biblioteki z trzema książkami i to jest bardzo miłe. On to wie i my też.",
 }
 
 
