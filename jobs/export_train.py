@@ -276,51 +276,28 @@ def export_sft(
     on_file: Callable[[str], None] | None = None,
 ) -> ExportReport:
     """Write `<split>.parquet` files of conversations (`messages`) from the corpus's dialogue table."""
-    corpus_dir, out_dir = Path(corpus_dir), Path(out_dir)
     prompt = SystemPrompt(template, template_dir)
-    files = _input_files(corpus_dir, "corpus")
 
-    def write(staging: Path) -> ExportReport:
-        report = ExportReport("sft", str(corpus_dir), str(out_dir), template, unassigned, input_files=[f.name for f in files])
-        writers, skipped, policy = _SplitWriters(staging, SFT_SCHEMA), _SplitWriters(staging, SKIPPED_SCHEMA), _SplitPolicy(unassigned)
-        current = None
-        for dialogue, name, row in _records(files, Dialogue, corpus_dir):
-            if on_file and name != current:
-                current = name
-                on_file(name)
-            where = f"{name} row {row}"
-            split = policy.split(dialogue.split, dialogue.character_id, dialogue.character.name, where)
-            if split is None:
-                skipped.add("skipped", _skip(dialogue.dialogue_id, "unassigned_split", None, name, row))
-                continue
-            messages = turns_to_messages(dialogue.turns)
-            while messages and messages[-1]["role"] == "user":
-                messages.pop()  # a trailing user turn has no reply to learn
-            if not any(m["role"] == "assistant" for m in messages):
-                skipped.add(
-                    "skipped", _skip(dialogue.dialogue_id, "no_character_turn", "the dialogue has no character turn to learn", name, row)
-                )
-                continue
-            system, template_id = prompt.render(dialogue.character, dialogue.user_role, dialogue.scenario, dialogue.language)
-            writers.add(
-                split,
-                {
-                    "messages": [{"role": "system", "content": system, "name": None}, *messages],
-                    "dialogue_id": dialogue.dialogue_id,
-                    "character_id": dialogue.character_id,
-                    "character_name": dialogue.character.name,
-                    "language": dialogue.language,
-                    "scenario": dialogue.scenario,
-                    "split": split,
-                    "system_template": template_id,
-                    "source": dialogue.source,
-                },
-            )
-        writers.close()
-        skipped.close()
-        return _finish(report, writers, skipped, policy, staging)
+    def conversation(dialogue: Dialogue, split: str) -> dict[str, Any] | tuple[str, str]:
+        messages = turns_to_messages(dialogue.turns)
+        while messages and messages[-1]["role"] == "user":
+            messages.pop()  # a trailing user turn has no reply to learn
+        if not any(m["role"] == "assistant" for m in messages):
+            return "no_character_turn", "the dialogue has no character turn to learn"
+        system, template_id = prompt.render(dialogue.character, dialogue.user_role, dialogue.scenario, dialogue.language)
+        return {
+            "messages": [{"role": "system", "content": system, "name": None}, *messages],
+            "dialogue_id": dialogue.dialogue_id,
+            "character_id": dialogue.character_id,
+            "character_name": dialogue.character.name,
+            "language": dialogue.language,
+            "scenario": dialogue.scenario,
+            "split": split,
+            "system_template": template_id,
+            "source": dialogue.source,
+        }
 
-    return _publish(out_dir, overwrite, write)
+    return _export("sft", "corpus", Dialogue, "dialogue_id", SFT_SCHEMA, conversation, Path(corpus_dir), Path(out_dir), template, unassigned, overwrite, on_file)
 
 
 def export_dpo(
@@ -334,45 +311,67 @@ def export_dpo(
     on_file: Callable[[str], None] | None = None,
 ) -> ExportReport:
     """Write `<split>.parquet` files of `prompt`/`chosen`/`rejected` conversations from the corpus's pairs table."""
-    corpus_dir, out_dir = Path(corpus_dir), Path(out_dir)
     prompt = SystemPrompt(template, template_dir)
-    files = _input_files(corpus_dir, "pairs")
+
+    def preference(pair: PreferencePair, split: str) -> dict[str, Any] | tuple[str, str]:
+        if pair.chosen.text.strip() == pair.rejected.text.strip():
+            return "identical_replies", "chosen and rejected replies are the same text"
+        system, template_id = prompt.render(pair.character, pair.user_role, pair.scenario, pair.language)
+        return {
+            "prompt": [{"role": "system", "content": system, "name": None}, *turns_to_messages(pair.context)],
+            "chosen": [{"role": "assistant", "content": pair.chosen.text, "name": pair.chosen.speaker}],
+            "rejected": [{"role": "assistant", "content": pair.rejected.text, "name": pair.rejected.speaker}],
+            "pair_id": pair.pair_id,
+            "dialogue_id": pair.dialogue_id,
+            "character_id": pair.character_id,
+            "character_name": pair.character.name,
+            "language": pair.language,
+            "scenario": pair.scenario,
+            "split": split,
+            "system_template": template_id,
+            "pair_source": pair.pair_source,
+            "margin": pair.margin,
+        }
+
+    return _export("dpo", "pairs", PreferencePair, "pair_id", DPO_SCHEMA, preference, Path(corpus_dir), Path(out_dir), template, unassigned, overwrite, on_file)
+
+
+def _export(
+    kind: str,
+    table: str,
+    model: type[Dialogue] | type[PreferencePair],
+    id_field: str,
+    schema: pa.Schema,
+    convert: Callable[[Any, str], dict[str, Any] | tuple[str, str]],
+    corpus_dir: Path,
+    out_dir: Path,
+    template: str,
+    unassigned: Unassigned,
+    overwrite: bool,
+    on_file: Callable[[str], None] | None,
+) -> ExportReport:
+    """The export loop both kinds share: each record of `table` gets its split (or is skipped as
+    unassigned), then `convert(record, split)` gives its output row or a (reason, detail) to skip it."""
+    files = _input_files(corpus_dir, table)
 
     def write(staging: Path) -> ExportReport:
-        report = ExportReport("dpo", str(corpus_dir), str(out_dir), template, unassigned, input_files=[f.name for f in files])
-        writers, skipped, policy = _SplitWriters(staging, DPO_SCHEMA), _SplitWriters(staging, SKIPPED_SCHEMA), _SplitPolicy(unassigned)
+        report = ExportReport(kind, str(corpus_dir), str(out_dir), template, unassigned, input_files=[f.name for f in files])
+        writers, skipped, policy = _SplitWriters(staging, schema), _SplitWriters(staging, SKIPPED_SCHEMA), _SplitPolicy(unassigned)
         current = None
-        for pair, name, row in _records(files, PreferencePair, corpus_dir):
+        for record, name, row in _records(files, model, corpus_dir):
             if on_file and name != current:
                 current = name
                 on_file(name)
-            where = f"{name} row {row}"
-            split = policy.split(pair.split, pair.character_id, pair.character.name, where)
+            record_id = getattr(record, id_field)
+            split = policy.split(record.split, record.character_id, record.character.name, f"{name} row {row}")
             if split is None:
-                skipped.add("skipped", _skip(pair.pair_id, "unassigned_split", None, name, row))
+                skipped.add("skipped", _skip(record_id, "unassigned_split", None, name, row))
                 continue
-            if pair.chosen.text.strip() == pair.rejected.text.strip():
-                skipped.add("skipped", _skip(pair.pair_id, "identical_replies", "chosen and rejected replies are the same text", name, row))
-                continue
-            system, template_id = prompt.render(pair.character, pair.user_role, pair.scenario, pair.language)
-            writers.add(
-                split,
-                {
-                    "prompt": [{"role": "system", "content": system, "name": None}, *turns_to_messages(pair.context)],
-                    "chosen": [{"role": "assistant", "content": pair.chosen.text, "name": pair.chosen.speaker}],
-                    "rejected": [{"role": "assistant", "content": pair.rejected.text, "name": pair.rejected.speaker}],
-                    "pair_id": pair.pair_id,
-                    "dialogue_id": pair.dialogue_id,
-                    "character_id": pair.character_id,
-                    "character_name": pair.character.name,
-                    "language": pair.language,
-                    "scenario": pair.scenario,
-                    "split": split,
-                    "system_template": template_id,
-                    "pair_source": pair.pair_source,
-                    "margin": pair.margin,
-                },
-            )
+            out = convert(record, split)
+            if isinstance(out, tuple):
+                skipped.add("skipped", _skip(record_id, *out, name, row))
+            else:
+                writers.add(split, out)
         writers.close()
         skipped.close()
         return _finish(report, writers, skipped, policy, staging)
