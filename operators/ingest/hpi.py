@@ -30,7 +30,7 @@ from operators.ingest.base import (
     turn_extras,
     write_jsonl,
 )
-from operators.ingest.hrp import CardCache, check_version, log_character, log_record, validate, without_nulls
+from operators.ingest.hrp import CardCache, check_version, log_character, log_record, log_session, validate, without_nulls
 from operators.registry import register
 from schemas.arrow import from_arrow_map, to_arrow_map
 from schemas.human_logs import HpiSession
@@ -80,19 +80,7 @@ class HpiReader(IngestSource):
                         extra["bad_case"] = True
             messages.append(Message(turn.role, text, turn.speaker, turn.author_id, extra or None))
         session_extra = {"model": record.model, "rating_scale": list(record.rating_scale), "started_at": data.get("started_at")}
-        return Session(
-            character=character,
-            messages=messages,
-            record_id=record.id,
-            source="human_prototype",
-            user_role=record.user_role,
-            scenario=record.scenario,
-            language=record.language,
-            character_id=record.character.id,
-            tags=tags,
-            meta=dict(record.meta),
-            extra={k: v for k, v in session_extra.items() if v is not None},
-        )
+        return log_session(record, character, tags, messages, "human_prototype", {k: v for k, v in session_extra.items() if v is not None})
 
     def session_row(self, session: Session, where: str) -> dict[str, Any]:
         row = super().session_row(session, where)

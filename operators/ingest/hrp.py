@@ -32,7 +32,7 @@ from operators.ingest.base import (
 )
 from operators.ingest.card import card_character, load_card
 from operators.registry import register
-from schemas.human_logs import HUMAN_LOG_VERSIONS, HrpSession, LogCharacter
+from schemas.human_logs import HUMAN_LOG_VERSIONS, HpiSession, HrpSession, LogCharacter
 
 
 def check_version(data: dict[str, Any], kind: str) -> None:
@@ -103,19 +103,26 @@ class HrpReader(IngestSource):
             for t, raw in zip(record.turns, data["turns"], strict=True)
         ]
         extra = {k: v for k, v in {"started_at": data.get("started_at"), "card": record.character.card}.items() if v is not None}
-        return Session(
-            character=character,
-            messages=messages,
-            record_id=record.id,
-            source="human_roleplay",
-            user_role=record.user_role,
-            scenario=record.scenario,
-            language=record.language,
-            character_id=record.character.id,
-            tags=tags,
-            meta=dict(record.meta),
-            extra=extra or None,
-        )
+        return log_session(record, character, tags, messages, "human_roleplay", extra or None)
+
+
+def log_session(
+    record: HrpSession | HpiSession, character: dict[str, Any], tags: list[str], messages: list[Message], source: str, extra: dict[str, Any] | None
+) -> Session:
+    """The session of a validated HRP or HPI line: the fields both formats share, plus its own messages and extras."""
+    return Session(
+        character=character,
+        messages=messages,
+        record_id=record.id,
+        source=source,
+        user_role=record.user_role,
+        scenario=record.scenario,
+        language=record.language,
+        character_id=record.character.id,
+        tags=tags,
+        meta=dict(record.meta),
+        extra=extra,
+    )
 
 
 def log_record(dialogue: dict[str, Any], fmt: str) -> dict[str, Any]:
