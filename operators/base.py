@@ -132,6 +132,14 @@ class InMemoryBlocks(list):  # type: ignore[type-arg]
         return pa.concat_tables(self)
 
 
+def stream_in_memory(stream: Callable[[Blocks, Spill], Iterator[pa.Table]], batch: pa.Table, rows_per_slice: int) -> pa.Table:
+    """A streaming step's `stream` over one table held in memory, `rows_per_slice` rows a block: what its
+    `__call__` does (tests, notebooks, small inputs); intermediate spills stay in memory too."""
+    slices = [batch.slice(start, rows_per_slice) for start in range(0, batch.num_rows, rows_per_slice)]
+    out = list(stream(InMemoryBlocks(slices), lambda name, tables: InMemoryBlocks(list(tables))))
+    return pa.concat_tables(out) if out else batch
+
+
 # spill(name, tables) -> Blocks: writes the tables to a spill file of the step's own and returns them
 # re-iterable; what a streaming global step uses for intermediate results too big to hold.
 Spill = Callable[[str, Iterable[pa.Table]], Blocks]

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from operators.arrow_lists import combined
-from operators.base import Blocks, GlobalOperator, InMemoryBlocks, OperatorConfig, Resources, Spill
+from operators.base import Blocks, GlobalOperator, OperatorConfig, Resources, Spill, stream_in_memory
 from operators.columns import DUPLICATE_OF, REJECT_DETAIL, REJECT_REASON
 from operators.dedup.clusters import PAIR_SCHEMA, Decision, Member, bucket_pairs, bucket_pairs_table, cluster, unique_pairs
 from operators.dedup.policy import DEFAULT_PRIORITY, SourcePriority, dialogue_ids
@@ -342,10 +342,7 @@ class MinHashDedup(GlobalOperator):
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         """The whole table at once (tests, small inputs): `stream` over slices of it, held in memory."""
-        c: MinHashDedupConfig = self.config  # type: ignore[assignment]
-        slices = [batch.slice(start, c.rows_per_slice) for start in range(0, batch.num_rows, c.rows_per_slice)]
-        out = list(self.stream(InMemoryBlocks(slices), lambda name, tables: InMemoryBlocks(list(tables))))
-        return pa.concat_tables(out) if out else batch
+        return stream_in_memory(self.stream, batch, self.config.rows_per_slice)  # type: ignore[attr-defined]
 
     def stream(self, blocks: Blocks, spill: Spill) -> Iterator[pa.Table]:
         """In-process over spilled blocks, with the functions `apply` runs on Ray: fingerprints of every

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from operators.arrow_lists import combined, parents, turn_field
-from operators.base import Blocks, GlobalOperator, InMemoryBlocks, OperatorConfig, Resources, Spill
+from operators.base import Blocks, GlobalOperator, OperatorConfig, Resources, Spill, stream_in_memory
 from operators.columns import DUPLICATE_OF, REJECT_DETAIL, REJECT_REASON
 from operators.dedup.policy import DEFAULT_PRIORITY, SourcePriority, dialogue_ids
 from operators.dedup.shingles import normalize
@@ -374,10 +374,7 @@ class ReplyDedup(GlobalOperator):
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         """The whole table at once (tests, small inputs): `stream` over slices of it, held in memory."""
-        c: ReplyDedupConfig = self.config  # type: ignore[assignment]
-        slices = [batch.slice(start, c.rows_per_slice) for start in range(0, batch.num_rows, c.rows_per_slice)]
-        out = list(self.stream(InMemoryBlocks(slices), lambda name, tables: InMemoryBlocks(list(tables))))
-        return pa.concat_tables(out) if out else batch
+        return stream_in_memory(self.stream, batch, self.config.rows_per_slice)  # type: ignore[attr-defined]
 
     def stream(self, blocks: Blocks, spill: Spill) -> Iterator[pa.Table]:
         """In-process over spilled blocks: reply rows of every block spilled while their keys are kept, the
