@@ -14,6 +14,7 @@ from benchmarks.corpus import corpus, dialogue_texts, mutate, row
 from operators.columns import WORKING_SCHEMA
 from operators.dedup.minhash import MinHashDedup, MinHashDedupConfig
 from operators.registry import lookup
+from tests.ray_layouts import apply_on_ray
 
 
 def table(rows: list[dict]) -> pa.Table:
@@ -103,20 +104,13 @@ def test_null_dialogue_id_is_a_clear_error() -> None:
 
 
 def test_same_survivors_on_ray_for_any_blocks_and_order(ray_cluster) -> None:
-    import ray
-
     data = corpus(240, seed=11, duplicate_rate=0.3)
     operator = MinHashDedup(MinHashDedupConfig(num_partitions=3))
     expected = outcome(operator(data))
     assert sum(1 for r in expected.values() if r[0] == "near_duplicate") > 25
     # Two layouts (Ray stages cost seconds each on 2 cores): many small blocks, and a few uneven ones.
     for blocks, seed in ((11, 1), (3, 2)):
-        order = list(range(data.num_rows))
-        random.Random(seed).shuffle(order)
-        shuffled = data.take(pa.array(order))
-        size = -(-data.num_rows // blocks)
-        ds = ray.data.from_arrow([shuffled.slice(i, size) for i in range(0, data.num_rows, size)])
-        result = pa.concat_tables([ray.get(ref) for ref in operator.apply(ds).to_arrow_refs()])
+        result = apply_on_ray(operator, data, blocks, seed)
         assert result.num_rows == data.num_rows
         assert outcome(result) == expected
     assert pc.sum(pc.is_valid(result.column("_reject_detail"))).as_py() == sum(1 for r in expected.values() if r[0])

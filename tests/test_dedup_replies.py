@@ -25,6 +25,7 @@ from operators.registry import lookup
 from pipelines.execute import run_pipeline
 from pipelines.spec import pipeline_from_dict
 from pipelines.spill import SpilledBlocks
+from tests.ray_layouts import apply_on_ray
 
 COLUMNS = ("reply_reused_count", "reply_reused_frac", "reply_reused_of", "_reject_reason", "_duplicate_of")
 
@@ -248,19 +249,12 @@ def test_stream_over_spilled_blocks_equals_the_whole_table(tmp_path: Path, size:
 
 
 def test_same_verdicts_on_ray_for_any_blocks_and_order(ray_cluster) -> None:
-    import ray
-
     data = reply_reuse_corpus(300, seed=5, stock=30)
     operator = ReplyDedup(ReplyDedupConfig(num_partitions=3))
     expected = outcome(operator(data))
     assert sum(1 for r in expected.values() if r[3]) > 20
     for blocks, seed in ((9, 1), (2, 2)):  # many small blocks, a few big ones (each Ray stage costs seconds)
-        order = list(range(data.num_rows))
-        random.Random(seed).shuffle(order)
-        shuffled = data.take(pa.array(order))
-        size = -(-data.num_rows // blocks)
-        ds = ray.data.from_arrow([shuffled.slice(i, size) for i in range(0, data.num_rows, size)])
-        result = pa.concat_tables([ray.get(ref) for ref in operator.apply(ds).to_arrow_refs()])
+        result = apply_on_ray(operator, data, blocks, seed)
         assert result.num_rows == data.num_rows and outcome(result) == expected
 
 
