@@ -51,8 +51,23 @@ def line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
+class ExtractionReader(Source):
+    """A source that extracts a whole file at once (`extract_file`: working rows, the quotes side table),
+    writes the quotes and yields the rows in blocks."""
+
+    def extract_file(self, path: str) -> tuple[list[dict[str, Any]], pa.Table | None, Any]:
+        raise NotImplementedError
+
+    def read(self, path: str, rows_per_block: int) -> Iterator[pa.Table]:
+        rows, quotes, _ = self.extract_file(path)
+        if quotes is not None and quotes.num_rows:
+            self.context.side_output("quotes", quotes)
+        for start in range(0, len(rows), rows_per_block):
+            yield pa.Table.from_pylist(rows[start:start + rows_per_block], schema=WORKING_SCHEMA)
+
+
 @register
-class NovelReader(Source):
+class NovelReader(ExtractionReader):
     name: ClassVar[str] = "read.novel"
     Config = NovelConfig
     suffixes = (".txt", ".epub")
@@ -114,13 +129,6 @@ class NovelReader(Source):
             detail = f"{path}: no dialogue session found ({len(result.utterances)} quotes, {len(result.cast.members)} characters)"
             rows = [reject_row(self.name, path, 0, "no_dialogue", detail, "")]
         return rows, quotes_table(result, path), result
-
-    def read(self, path: str, rows_per_block: int) -> Iterator[pa.Table]:
-        rows, quotes, _ = self.extract_file(path)
-        if quotes is not None and quotes.num_rows:
-            self.context.side_output("quotes", quotes)
-        for start in range(0, len(rows), rows_per_block):
-            yield pa.Table.from_pylist(rows[start:start + rows_per_block], schema=WORKING_SCHEMA)
 
 
 def decoding_reason(message: str) -> str:

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 from pydantic import Field
 
-from operators.base import Source, SourceConfig
-from operators.columns import INPUT_FILE, INPUT_LINE, WORKING_SCHEMA
+from operators.base import SourceConfig
+from operators.columns import INPUT_FILE, INPUT_LINE
 from operators.extraction.cast import CastError, load_cast
 from operators.extraction.decoding import DecodingError, read_text
 from operators.extraction.scripts import ScriptExtraction, extract_script
 from operators.extraction.sessions import SessionConfig, dialogue_rows, quotes_table
 from operators.readers.native_jsonl import reject_row
-from operators.readers.novel import decoding_reason, line_of
+from operators.readers.novel import ExtractionReader, decoding_reason, line_of
 from operators.registry import register
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ class ScriptConfig(SourceConfig):
 
 
 @register
-class ScriptReader(Source):
+class ScriptReader(ExtractionReader):
     name: ClassVar[str] = "read.script"
     Config = ScriptConfig
     suffixes = (".txt", ".fountain", ".script")
@@ -83,10 +82,3 @@ class ScriptReader(Source):
             detail = f"{path}: no dialogue scene found ({len(script.extraction.utterances)} lines, format {script.format})"
             rows.append(reject_row(self.name, path, 0, "no_dialogue", detail, ""))
         return rows, quotes_table(script.extraction, path), script
-
-    def read(self, path: str, rows_per_block: int) -> Iterator[pa.Table]:
-        rows, quotes, _ = self.extract_file(path)
-        if quotes is not None and quotes.num_rows:
-            self.context.side_output("quotes", quotes)
-        for start in range(0, len(rows), rows_per_block):
-            yield pa.Table.from_pylist(rows[start:start + rows_per_block], schema=WORKING_SCHEMA)
