@@ -15,12 +15,12 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from operators.arrow_lists import combined
 from operators.base import Operator, OperatorConfig, Resources
 from operators.quality.model import QualityModel, load_model
-from operators.quality.thresholds import check_thresholds, mark_rejects, verdict
+from operators.quality.thresholds import Thresholds, mark_rejects, verdict
 from operators.registry import register
 
 logger = logging.getLogger(__name__)
@@ -28,14 +28,9 @@ logger = logging.getLogger(__name__)
 
 class ClassifierConfig(OperatorConfig):
     model: str = Field(description="Model folder written by `chardial quality train` (absolute, or relative to the working directory).")
-    thresholds: dict[str, float] = Field(default_factory=dict, description="Minimum score per dimension, e.g. {overall: 3.0}; rows below are rejected (reason low_<dimension>).")
+    thresholds: Thresholds = Field(default_factory=dict, description="Minimum score per dimension, e.g. {overall: 3.0}; rows below are rejected (reason low_<dimension>).")
     overwrite: bool = Field(False, description="Replace scores rows already carry (human ratings, a judge); by default they are kept.")
     on_missing_model: Literal["error", "skip"] = Field("error", description="skip: pass rows through unscored (and say so) when the model folder does not exist.")
-
-    @field_validator("thresholds")
-    @classmethod
-    def _known(cls, value: dict[str, float]) -> dict[str, float]:
-        return check_thresholds(value)
 
 
 @register

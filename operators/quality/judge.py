@@ -21,11 +21,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from operators.columns import REJECT_REASON
 from operators.quality.model import DIMENSIONS
-from operators.quality.thresholds import check_thresholds, verdict
+from operators.quality.thresholds import Thresholds, verdict
 from operators.registry import register
 from operators.synthesis.checks import Problem
 from operators.synthesis.client import derive_seed
@@ -70,14 +70,9 @@ class JudgeVerdict(BaseModel):
 
 class JudgeConfig(LLMStepConfig):
     template: str = Field("judge.v1", description="Rubric template name (files <template>.<language>.jinja); zh dialogues use zh, others en.")
-    thresholds: dict[str, float] = Field(default_factory=dict, description="Minimum score per dimension; rows below are rejected (reason low_<dimension>).")
+    thresholds: Thresholds = Field(default_factory=dict, description="Minimum score per dimension; rows below are rejected (reason low_<dimension>).")
     overwrite: bool = Field(False, description="Also judge rows that already carry scores (human ratings); by default they are kept as they are.")
     on_failure: Literal["keep", "reject"] = Field("keep", description="keep: an unscorable dialogue goes on unscored (meta['judge'] says why); reject: it is rejected.")
-
-    @field_validator("thresholds")
-    @classmethod
-    def _known(cls, value: dict[str, float]) -> dict[str, float]:
-        return check_thresholds(value)
 
 
 def set_meta(row: dict[str, Any], values: dict[str, str]) -> None:

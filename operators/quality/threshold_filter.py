@@ -10,21 +10,16 @@ from __future__ import annotations
 from typing import ClassVar
 
 import pyarrow as pa
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from operators.arrow_lists import combined
 from operators.base import Filter, OperatorConfig
-from operators.quality.thresholds import check_thresholds, verdict
+from operators.quality.thresholds import Thresholds, verdict
 from operators.registry import register
 
 
 class ThresholdsConfig(OperatorConfig):
-    thresholds: dict[str, float] = Field(min_length=1, description="Minimum score per dimension, e.g. {overall: 3, safety: 4}; rows below are rejected (reason low_<dimension>).")
-
-    @field_validator("thresholds")
-    @classmethod
-    def _known(cls, value: dict[str, float]) -> dict[str, float]:
-        return check_thresholds(value)
+    thresholds: Thresholds = Field(min_length=1, description="Minimum score per dimension, e.g. {overall: 3, safety: 4}; rows below are rejected (reason low_<dimension>).")
 
 
 @register

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import pyarrow as pa
+from pydantic import AfterValidator
 
 from operators.columns import REJECT_DETAIL, REJECT_REASON
 from operators.quality.model import DIMENSIONS
@@ -19,6 +20,10 @@ def check_thresholds(value: dict[str, float]) -> dict[str, float]:
     if bad:
         raise ValueError(f"thresholds are scores on 1-5, got {bad}")
     return value
+
+
+# A config field type: `{dimension: minimum score}`, checked by `check_thresholds`.
+Thresholds = Annotated[dict[str, float], AfterValidator(check_thresholds)]
 
 
 def verdict(quality: dict[str, Any] | None, thresholds: dict[str, float]) -> tuple[str | None, str | None]:
