@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import random
 import tempfile
-import time
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmarks.timing import best
 from pipelines.report import build_report
 from pipelines.stats import compute_stats, write_stats
 from schemas.records import CATEGORIES, SCENARIOS, SOURCES
@@ -72,14 +72,6 @@ def make_run(folder: Path, dialogues: int, shards: int = 4, seed: int = 0) -> No
                            ledger=Ledger(input=total, output=dialogues, rejected=rejected, operators=steps, balanced=True))
     (folder / "manifest.json").write_text(manifest.model_dump_json(), encoding="utf-8")
 
-
-def best(repeat: int, work) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -23,6 +22,7 @@ sys.path.insert(0, str(REPO))
 
 import pyarrow as pa  # noqa: E402
 
+from benchmarks.timing import best  # noqa: E402
 from operators.columns import conform  # noqa: E402
 from operators.filters.length import LengthConfig, LengthFilter  # noqa: E402
 from operators.quality.classifier import ClassifierConfig, QualityClassifier  # noqa: E402
@@ -30,15 +30,6 @@ from operators.quality.features import featurize, row_dicts  # noqa: E402
 from operators.quality.model import TrainSettings, train  # noqa: E402
 from schemas import DIALOGUE_SCHEMA  # noqa: E402
 from tests.operators.quality.labelled import labelled_rows  # noqa: E402
-
-
-def best(repeats: int, work) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def main() -> None:

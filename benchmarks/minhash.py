@@ -21,12 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
 
+from benchmarks.timing import best_times
 from operators.dedup.shingles import Tokens, ngram_sizes, shingle_hashes, shingle_strings, text_tokens, windows
 from operators.dedup.signatures import signatures
 
@@ -59,16 +58,6 @@ def corpus(count: int, script: str) -> list[str]:
     en, zh = documents((count + 1) // 2), zh_documents(count // 2, seed=1)
     return [text for pair in zip(en, zh, strict=False) for text in pair] + en[len(zh) :]
 
-
-def best_times(repeat: int, variants: dict[str, Callable[[], object]]) -> dict[str, float]:
-    """Best wall time of each variant; runs interleave round-robin so machine load hits all of them alike."""
-    best = dict.fromkeys(variants, float("inf"))
-    for _ in range(repeat):
-        for name, run in variants.items():
-            start = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
