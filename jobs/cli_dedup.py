@@ -14,9 +14,7 @@ import typer
 import yaml
 from rich.console import Console
 
-from pipelines.execute import run_pipeline
-from pipelines.publish import PublishError
-from pipelines.spec import PipelineError, pipeline_from_dict
+from jobs.curate import run_spec
 
 app = typer.Typer(help="Exact and near-duplicate removal (MinHash LSH) on dialogue Parquet or native JSONL.", add_completion=False)
 console = Console(stderr=True, soft_wrap=True)
@@ -72,13 +70,8 @@ def dedup(
         "operators": ([{"op": "dedup.exact"}] if exact else []) + [{"op": "dedup.minhash", **settings}],
         "output": {"rows_per_shard": rows_per_file},
     }
-    try:
-        pipeline = pipeline_from_dict(data, "chardial dedup", Path.cwd())
-        executor = "inprocess" if engine == "local" else "ray"
-        manifest = run_pipeline(pipeline, out, executor=executor, overwrite=overwrite, log=lambda m: console.print(f"[dim]{m}[/]"), report=False)  # type: ignore[arg-type]
-    except (PipelineError, PublishError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from None
+    executor = "inprocess" if engine == "local" else "ray"
+    manifest = run_spec(data, "chardial dedup", out, executor=executor, overwrite=overwrite, console=console)
     ledger = manifest.ledger
     removed = ", ".join(f"{o.operator}: {o.rejected}" for o in ledger.operators if o.rejected)
     console.print(f"[bold]{ledger.input}[/] records -> [green]{ledger.output}[/] kept, [red]{ledger.rejected}[/] rejected ({removed}) -> {out}")

@@ -15,9 +15,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from pipelines.execute import run_pipeline
-from pipelines.publish import PublishError
-from pipelines.spec import PipelineError, pipeline_from_dict
+from jobs.curate import run_spec
 
 app = typer.Typer(help="Extract dialogue sessions from novels and scripts (zh, en).", no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
@@ -39,12 +37,7 @@ def _publish(out: Path, source: str, config: Any, overwrite: bool, executor: str
     """Run the source as a one-step pipeline and publish it like any run: corpus, quotes, rejects, manifest."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)], force=True)
     data = {"name": f"extract-{source.split('.')[-1]}", "sources": [{"op": source, **config.model_dump(mode="json", exclude_defaults=True), "paths": config.paths}]}
-    try:
-        pipeline = pipeline_from_dict(data, f"chardial extract {source}", Path.cwd())
-        manifest = run_pipeline(pipeline, out, executor=executor, overwrite=overwrite, log=lambda m: console.print(f"[dim]{m}[/]"), report=False)  # type: ignore[arg-type]
-    except (PipelineError, PublishError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from None
+    manifest = run_spec(data, f"chardial extract {source}", out, executor=executor, overwrite=overwrite, console=console)
     quotes = sum(s.rows for s in manifest.shards.get("quotes", []))
     ledger = manifest.ledger
     console.print(f"{len(config.paths)} file(s): {quotes} quotes, {ledger.output} dialogue sessions, {ledger.rejected} rejects -> {out}")

@@ -20,12 +20,10 @@ import pyarrow.parquet as pq
 import typer
 from rich.console import Console
 
+from jobs.curate import run_spec
 from operators.ingest.base import FORMATS, dialogue_dicts, input_files
 from operators.privacy.consent import Consent, ConsentConfig
 from operators.registry import all_operators
-from pipelines.execute import run_pipeline
-from pipelines.publish import PublishError
-from pipelines.spec import PipelineError, pipeline_from_dict
 
 all_operators()  # every format module registers itself on import
 
@@ -115,15 +113,7 @@ def import_(
         "operators": steps,
         "execution": {"rows_per_block": block_rows},
     }
-    try:
-        pipeline = pipeline_from_dict(data, f"chardial import {fmt.value}", Path.cwd())
-        manifest = run_pipeline(pipeline, out, executor=executor, overwrite=overwrite, log=lambda m: console.print(f"[dim]{m}[/]"), report=False)  # type: ignore[arg-type]
-    except PipelineError as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from None
-    except PublishError as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from None
+    manifest = run_spec(data, f"chardial import {fmt.value}", out, executor=executor, overwrite=overwrite, console=console)
     ledger = manifest.ledger
     reasons = ", ".join(f"{reason} {count}" for op in ledger.operators for reason, count in op.by_reason.items())
     side = ", ".join(f"{sum(s.rows for s in shards)} {table}" for table, shards in manifest.shards.items() if table not in ("corpus", "rejects", "stats"))

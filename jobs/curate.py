@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
 from pipelines.execute import run_pipeline
 from pipelines.publish import LedgerError, PublishError
-from pipelines.spec import PipelineError, load_pipeline
+from pipelines.spec import PipelineError, load_pipeline, pipeline_from_dict
 from schemas.run import RunManifest
 
 console = Console(stderr=True)
@@ -27,6 +28,17 @@ def curate(pipeline: Path, output: Path, *, overwrite: bool = False, executor: s
     init = {"num_cpus": num_cpus} if num_cpus else {}
     log = lambda m: console.print(f"[dim]{m}[/]")  # noqa: E731
     return run_pipeline(spec, output, executor=executor, overwrite=overwrite, log=log, ray_init=init, report=report)  # type: ignore[arg-type]
+
+
+def run_spec(data: dict[str, Any], origin: str, out: Path, *, executor: str, overwrite: bool, console: Console) -> RunManifest:
+    """Validate and run a pipeline a command built (`chardial import`, `extract`, `dedup`), logging to
+    `console`; a bad spec or a failed publication is one error line and exit status 2."""
+    try:
+        pipeline = pipeline_from_dict(data, origin, Path.cwd())
+        return run_pipeline(pipeline, out, executor=executor, overwrite=overwrite, log=lambda m: console.print(f"[dim]{m}[/]"), report=False)  # type: ignore[arg-type]
+    except (PipelineError, PublishError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
 
 
 def print_summary(manifest: RunManifest, output: Path) -> None:
