@@ -28,11 +28,12 @@ from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from operators.arrow_lists import combined
 from operators.base import Operator, OperatorConfig
 from operators.columns import REJECT_DETAIL, REJECT_REASON
+from operators.quality.dimensions import QualityDimension
 from operators.registry import register
 from schemas.arrow import from_arrow_map, to_arrow_map
 from schemas.mixing import MIX_SCHEMA
@@ -53,7 +54,7 @@ class MixConfig(OperatorConfig):
     )
     total: int | None = Field(None, ge=1, description="Rows in the mixed corpus (the most when repeats are off); default: as many as the targets allow.")
     prefer: Literal["quality", "random"] = Field("quality", description="Which rows a down-sampled cell keeps: the best-scored, or a seeded random subset.")
-    quality_dimension: str = Field("overall", description="The quality score `prefer: quality` ranks by; unscored rows rank last.")
+    quality_dimension: QualityDimension = Field("overall", description="The quality score `prefer: quality` ranks by; unscored rows rank last.")
     seed: int = Field(0, description="Seed of the tie-break (and of `prefer: random`): same seed, same selection.")
     allow_repeat: bool = Field(False, description="Let under-represented cells reach their share by repeating rows (meta['mix.repeat']), never by copying them.")
     max_repeat: int = Field(4, ge=1, description="Most times one row may be repeated (allow_repeat).")
@@ -66,15 +67,6 @@ class MixConfig(OperatorConfig):
             if any(s < 0 for s in shares.values()) or sum(shares.values()) > 1 + 1e-6:
                 raise ValueError(f"targets.{dimension}: shares must be >= 0 and sum to at most 1, got {shares}")
         return self
-
-    @field_validator("quality_dimension")
-    @classmethod
-    def _dimension(cls, value: str) -> str:
-        from operators.quality.model import DIMENSIONS as QUALITY
-
-        if value not in QUALITY:
-            raise ValueError(f"unknown quality dimension {value!r}; known: {list(QUALITY)}")
-        return value
 
 
 def _cells(batch: pa.Table, by: list[str]) -> list[str]:

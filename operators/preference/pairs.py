@@ -38,6 +38,7 @@ from pydantic import Field, ValidationError, field_validator
 from operators.arrow_lists import combined
 from operators.base import Operator, OperatorConfig
 from operators.columns import REJECT_REASON
+from operators.quality.dimensions import QualityDimension
 from operators.registry import register
 from schemas.arrow import from_arrow_row
 from schemas.records import PreferencePair
@@ -61,7 +62,7 @@ ROW_COLUMNS = ("dialogue_id", "character_id", "character", "user_role", "scenari
 
 class PairsConfig(OperatorConfig):
     min_margin: float = Field(1.0, gt=0, description="Smallest score difference for a judge-ranked pair.")
-    rank_by: str = Field("overall", description="The quality dimension candidates are ranked by.")
+    rank_by: QualityDimension = Field("overall", description="The quality dimension candidates are ranked by.")
     ranking: Literal["best_vs_worst", "best_vs_rest", "all_pairs"] = Field(
         "best_vs_rest", description="Which ranked candidates pair up: the best with the worst, the best with each worse one, or every ordered pair."
     )
@@ -75,15 +76,6 @@ class PairsConfig(OperatorConfig):
         if unknown:
             raise ValueError(f"unknown pair sources {sorted(unknown)}; known: {list(PAIR_SOURCES)}")
         return value + [s for s in PAIR_SOURCES if s not in value]
-
-    @field_validator("rank_by")
-    @classmethod
-    def _dimension(cls, value: str) -> str:
-        from operators.quality.model import DIMENSIONS
-
-        if value not in DIMENSIONS:
-            raise ValueError(f"unknown quality dimension {value!r}; known: {list(DIMENSIONS)}")
-        return value
 
 
 def normalized(text: str | None) -> str:

@@ -28,11 +28,10 @@ from sklearn.linear_model import Ridge
 from sklearn.preprocessing import StandardScaler
 
 from operators.arrow_lists import combined
+from operators.quality.dimensions import DIMENSIONS
 from operators.quality.features import DENSE_FEATURES, FeatureSettings, featurize, row_dicts
-from schemas.records import QUALITY_DIMENSIONS
 
 FORMAT_VERSION = 1
-DIMENSIONS: tuple[str, ...] = (*QUALITY_DIMENSIONS, "overall")
 SCORE_RANGE = (1.0, 5.0)
 
 

@@ -8,7 +8,7 @@ import pyarrow as pa
 from pydantic import AfterValidator
 
 from operators.columns import REJECT_DETAIL, REJECT_REASON
-from operators.quality.model import DIMENSIONS
+from operators.quality.dimensions import DIMENSIONS
 
 
 def check_thresholds(value: dict[str, float]) -> dict[str, float]:
