@@ -35,7 +35,6 @@ class SpilledBlocks:
         self._writer: pa.ipc.RecordBatchFileWriter | None = None
         self._closed = False
         self._blocks: list[tuple[int, int]] = []  # (first record batch, number of record batches) per table
-        self._batches = 0
         self.num_rows = 0
 
     def append(self, table: pa.Table) -> None:
@@ -53,8 +52,8 @@ class SpilledBlocks:
         batches = table.to_batches()
         for batch in batches:
             self._writer.write_batch(batch)
-        self._blocks.append((self._batches, len(batches)))
-        self._batches += len(batches)
+        first = sum(self._blocks[-1]) if self._blocks else 0  # the record batches written before this table
+        self._blocks.append((first, len(batches)))
         self.num_rows += table.num_rows
 
     def extend(self, tables: Iterable[pa.Table]) -> SpilledBlocks:
@@ -71,11 +70,8 @@ class SpilledBlocks:
             self._writer = self._sink = None
         return self
 
-    @property
-    def num_blocks(self) -> int:
-        return len(self._blocks)
-
     def __len__(self) -> int:
+        """The number of blocks (as for `InMemoryBlocks`, a list of them)."""
         return len(self._blocks)
 
     def __iter__(self) -> Iterator[pa.Table]:

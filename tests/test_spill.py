@@ -47,7 +47,7 @@ def test_spilled_blocks_round_trip_and_can_be_read_again(tmp_path: Path) -> None
     for table in (two_chunks, data.slice(25, 0), data.slice(25, 35)):  # the empty one is not a block
         store.append(table)
     store.close()
-    assert store.num_rows == 60 and store.num_blocks == 2
+    assert store.num_rows == 60 and len(store) == 2
     first, again = list(store), list(store)
     assert [b.num_rows for b in first] == [25, 35] and [b.num_rows for b in again] == [25, 35]
     assert store.read_all().equals(data)
