@@ -238,18 +238,17 @@ def _local_blocks(op: Any, step: Step, blocks: Iterator[pa.Table], schema: pa.Sc
 
 def _global_blocks(op: Any, step: Step, blocks: Iterator[pa.Table], schema: pa.Schema, folder: Path) -> Iterator[pa.Table]:
     """A global step in-process: its rows (live, matching `only`) spilled and handed to `op.stream`, or as
-    one table to `op(table)` for operators without one; the other rows spilled and passed on after."""
+    one table to `op(table)` for operators without one; the other rows pass straight on."""
     from pipelines.spill import SpilledBlocks
 
-    mine, rest = SpilledBlocks(folder / "input.arrow", schema), SpilledBlocks(folder / "rest.arrow", schema)
+    mine = SpilledBlocks(folder / "input.arrow", schema)
     for block in blocks:
         rows, dead = split_live(block, step.only)
         if rows is not None:
             mine.append(rows)
         if dead is not None:
-            rest.append(dead)
+            yield dead
     mine.close()
-    rest.close()
     if mine.num_rows:
 
         def spill(name: str, tables: Iterable[pa.Table]) -> SpilledBlocks:
@@ -264,8 +263,6 @@ def _global_blocks(op: Any, step: Step, blocks: Iterator[pa.Table], schema: pa.S
         if produced != mine.num_rows:
             raise OperatorContractError(f"operator {op.name} returned {produced} rows for {mine.num_rows}: operators must not add or drop rows")
     mine.remove()
-    yield from rest
-    rest.remove()
 
 
 def _rebatch(blocks: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
