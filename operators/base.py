@@ -97,14 +97,23 @@ class Operator:
 
 
 class Filter(Operator):
-    """An operator that decides, per row, keep (None) or a reject reason."""
+    """An operator that decides, per row, keep (None) or a reject reason. A filter gives `verdicts`, or
+    `scored_verdicts` when it also writes score columns (declared in `new_fields`) for every row it sees."""
 
     def verdicts(self, batch: pa.Table) -> tuple[list[str | None], list[str | None]]:
         """Per row: the reject reason (None = keep) and a human-readable detail."""
         raise NotImplementedError
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
+    def scored_verdicts(self, batch: pa.Table) -> tuple[list[str | None], list[str | None], dict[pa.Field, list[Any]]]:
+        """`verdicts` and the score columns, `{field: one value per row}`; none by default."""
         reasons, details = self.verdicts(batch)
+        return reasons, details, {}
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        from operators.filters.scores import with_scores
+
+        reasons, details, scores = self.scored_verdicts(batch)
+        batch = with_scores(batch, scores)
         batch = batch.set_column(batch.schema.get_field_index(REJECT_REASON), REJECT_REASON, pa.array(reasons, pa.string()))
         return batch.set_column(batch.schema.get_field_index(REJECT_DETAIL), REJECT_DETAIL, pa.array(details, pa.string()))
 

@@ -9,9 +9,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from operators.base import Filter, OperatorConfig
-from operators.columns import REJECT_DETAIL, REJECT_REASON
 from operators.filters.lexicon import Lexicon, turn_matches
-from operators.filters.scores import with_scores
 from operators.registry import register
 
 HITS = pa.field("character_break_hits", pa.int32())
@@ -119,7 +117,7 @@ class CharacterBreakFilter(Filter):
             merged.setdefault(category, []).extend(items)
         self._lexicon = Lexicon.of(merged)
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
+    def scored_verdicts(self, batch: pa.Table) -> tuple[list[str | None], list[str | None], dict[pa.Field, list]]:
         c: CharacterBreakConfig = self.config  # type: ignore[assignment]
         if not hasattr(self, "_lexicon"):
             self.setup()
@@ -147,10 +145,4 @@ class CharacterBreakFilter(Filter):
             else:
                 reasons.append(None)
                 details.append(None)
-        batch = with_scores(batch, {HITS: hits})
-        batch = batch.set_column(batch.schema.get_field_index(REJECT_REASON), REJECT_REASON, pa.array(reasons, pa.string()))
-        return batch.set_column(batch.schema.get_field_index(REJECT_DETAIL), REJECT_DETAIL, pa.array(details, pa.string()))
-
-    def verdicts(self, batch: pa.Table) -> tuple[list[str | None], list[str | None]]:
-        result = self(batch)
-        return result.column(REJECT_REASON).to_pylist(), result.column(REJECT_DETAIL).to_pylist()
+        return reasons, details, {HITS: hits}

@@ -26,8 +26,6 @@ from pydantic import Field
 
 from operators.arrow_lists import combined, parents, turn_field
 from operators.base import Filter, OperatorConfig
-from operators.columns import REJECT_DETAIL, REJECT_REASON
-from operators.filters.scores import with_scores
 from operators.registry import register
 
 DETECTED = pa.field("lang_detected", pa.string())
@@ -160,7 +158,7 @@ class LanguageFilter(Filter):
             return None
         return _CODES.get(language, language)
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
+    def scored_verdicts(self, batch: pa.Table) -> tuple[list[str | None], list[str | None], dict[pa.Field, list]]:
         c: LanguageConfig = self.config  # type: ignore[assignment]
         turns = combined(batch.column("turns"))
         owners = parents(turns).to_pylist()
@@ -190,12 +188,11 @@ class LanguageFilter(Filter):
                 reason, detail = "mixed_language", ", ".join(f"{lang} {n / totals[i]:.0%}" for lang, n in ranked[:3])
             reasons.append(reason)
             details.append(detail)
-        filled = [lang if old in (None, "und") else old for old, lang in zip(declared, detected, strict=True)]
-        batch = with_scores(batch, {DETECTED: detected, CONFIDENCE: confidence, MIXED: mixed})
-        batch = batch.set_column(batch.schema.get_field_index("language"), batch.schema.field("language"), pa.array(filled, pa.string()))
-        batch = batch.set_column(batch.schema.get_field_index(REJECT_REASON), REJECT_REASON, pa.array(reasons, pa.string()))
-        return batch.set_column(batch.schema.get_field_index(REJECT_DETAIL), REJECT_DETAIL, pa.array(details, pa.string()))
+        return reasons, details, {DETECTED: detected, CONFIDENCE: confidence, MIXED: mixed}
 
-    def verdicts(self, batch: pa.Table) -> tuple[list[str | None], list[str | None]]:
-        result = self(batch)
-        return result.column(REJECT_REASON).to_pylist(), result.column(REJECT_DETAIL).to_pylist()
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        """The filter's verdicts and scores, and a `language` of 'und' (or none) filled with the detected one."""
+        batch = super().__call__(batch)
+        declared, detected = batch.column("language").to_pylist(), batch.column(DETECTED.name).to_pylist()
+        filled = [lang if old in (None, "und") else old for old, lang in zip(declared, detected, strict=True)]
+        return batch.set_column(batch.schema.get_field_index("language"), batch.schema.field("language"), pa.array(filled, pa.string()))

@@ -19,8 +19,6 @@ from pydantic import Field, model_validator
 
 from operators.arrow_lists import combined, parents, per_dialogue, turn_field
 from operators.base import Filter, OperatorConfig
-from operators.columns import REJECT_DETAIL, REJECT_REASON
-from operators.filters.scores import with_scores
 from operators.registry import register
 
 TURNS = pa.field("len_turns", pa.int32())
@@ -58,17 +56,7 @@ class LengthFilter(Filter):
     new_fields = (TURNS, CHARS, SPEAKER_RUN)
     summary = "Rejects dialogues outside turn-count and character-count bounds, missing either side, or not alternating."
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        reasons, details, scores = self._check(batch)
-        batch = with_scores(batch, scores)
-        batch = batch.set_column(batch.schema.get_field_index(REJECT_REASON), REJECT_REASON, pa.array(reasons, pa.string()))
-        return batch.set_column(batch.schema.get_field_index(REJECT_DETAIL), REJECT_DETAIL, pa.array(details, pa.string()))
-
-    def verdicts(self, batch: pa.Table) -> tuple[list[str | None], list[str | None]]:
-        reasons, details, _ = self._check(batch)
-        return reasons, details
-
-    def _check(self, batch: pa.Table) -> tuple[list[str | None], list[str | None], dict[pa.Field, list]]:
+    def scored_verdicts(self, batch: pa.Table) -> tuple[list[str | None], list[str | None], dict[pa.Field, list]]:
         c: LengthConfig = self.config  # type: ignore[assignment]
         n = batch.num_rows
         turns = combined(batch.column("turns"))

@@ -24,9 +24,7 @@ from pydantic import Field
 
 from operators.arrow_lists import combined, parents, turn_field
 from operators.base import Filter, OperatorConfig
-from operators.columns import REJECT_DETAIL, REJECT_REASON
 from operators.dedup.shingles import Tokens, dialogue_tokens, normalize, shingle_hashes, windows
-from operators.filters.scores import with_scores
 from operators.registry import register
 
 DUP_LINES = pa.field("rep_dup_line_frac", pa.float32())
@@ -139,7 +137,7 @@ class RepetitionFilter(Filter):
             repeated,
         )
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
+    def scored_verdicts(self, batch: pa.Table) -> tuple[list[str | None], list[str | None], dict[pa.Field, list]]:
         c: RepetitionConfig = self.config  # type: ignore[assignment]
         dup_lines, dup_line_chars, repeated_frac, repeated = self._lines_and_replies(batch)
         tokens = dialogue_tokens(batch)
@@ -184,19 +182,11 @@ class RepetitionFilter(Filter):
             details.append(failed[1])
         worst_top = np.max(np.stack(list(top.values())), axis=0) if top else np.zeros(batch.num_rows)
         worst_dup = np.max(np.stack(list(dup.values())), axis=0) if dup else np.zeros(batch.num_rows)
-        batch = with_scores(
-            batch,
-            {
-                DUP_LINES: dup_lines,
-                DUP_LINE_CHARS: dup_line_chars,
-                TOP_NGRAM: worst_top.tolist(),
-                DUP_NGRAM: worst_dup.tolist(),
-                REPEATED_REPLIES: repeated_frac,
-            },
-        )
-        batch = batch.set_column(batch.schema.get_field_index(REJECT_REASON), REJECT_REASON, pa.array(reasons, pa.string()))
-        return batch.set_column(batch.schema.get_field_index(REJECT_DETAIL), REJECT_DETAIL, pa.array(details, pa.string()))
-
-    def verdicts(self, batch: pa.Table) -> tuple[list[str | None], list[str | None]]:
-        result = self(batch)
-        return result.column(REJECT_REASON).to_pylist(), result.column(REJECT_DETAIL).to_pylist()
+        scores = {
+            DUP_LINES: dup_lines,
+            DUP_LINE_CHARS: dup_line_chars,
+            TOP_NGRAM: worst_top.tolist(),
+            DUP_NGRAM: worst_dup.tolist(),
+            REPEATED_REPLIES: repeated_frac,
+        }
+        return reasons, details, scores

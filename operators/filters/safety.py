@@ -18,9 +18,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from operators.base import Filter, OperatorConfig
-from operators.columns import REJECT_DETAIL, REJECT_REASON
 from operators.filters.lexicon import Lexicon, turn_matches
-from operators.filters.scores import with_scores
 from operators.registry import register
 
 FLAGS = pa.field("safety_flags", pa.list_(pa.string()))
@@ -111,7 +109,7 @@ class SafetyFilter(Filter):
         self._lexicon = Lexicon.of(merged)
         self._classifier = _load(c.classifier) if c.classifier else None
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
+    def scored_verdicts(self, batch: pa.Table) -> tuple[list[str | None], list[str | None], dict[pa.Field, list]]:
         c: SafetyConfig = self.config  # type: ignore[assignment]
         if not hasattr(self, "_lexicon"):
             self.setup()
@@ -155,13 +153,7 @@ class SafetyFilter(Filter):
             else:
                 reasons.append(None)
                 details.append(None)
-        batch = with_scores(batch, {FLAGS: flags, SCORE: scores})
-        batch = batch.set_column(batch.schema.get_field_index(REJECT_REASON), REJECT_REASON, pa.array(reasons, pa.string()))
-        return batch.set_column(batch.schema.get_field_index(REJECT_DETAIL), REJECT_DETAIL, pa.array(details, pa.string()))
-
-    def verdicts(self, batch: pa.Table) -> tuple[list[str | None], list[str | None]]:
-        result = self(batch)
-        return result.column(REJECT_REASON).to_pylist(), result.column(REJECT_DETAIL).to_pylist()
+        return reasons, details, {FLAGS: flags, SCORE: scores}
 
 
 def _texts_by_dialogue(texts: list[str], owners: list[int], checked: list[bool], rows: int) -> list[list[str]]:
